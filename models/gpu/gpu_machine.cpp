@@ -1,0 +1,103 @@
+#include "models/gpu/gpu_machine.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace dfsim {
+
+using sc_core::sc_time;
+using sc_core::SC_SEC;
+using sc_core::wait;
+
+namespace {
+double now_seconds() { return sc_core::sc_time_stamp().to_seconds(); }
+}  // namespace
+
+SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
+                 BandwidthChannel& l2)
+    : sc_module(name), gpu_(gpu), hbm_(hbm), l2_(l2) {}
+
+void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
+  const double tiles = static_cast<double>(kernel.tiles);
+  const double tile_dram = kernel.dram_bytes() / tiles;
+  const double tile_onchip = kernel.onchip_bytes / tiles;
+  const double tile_matmul = kernel.matmul_flops / tiles;
+  const double tile_other = (kernel.flops - kernel.matmul_flops) / tiles;
+  // Per-SM rates: the datasheet peaks divided evenly over the SMs.
+  auto tensor = gpu_.tensor_rate.find(kernel.compute_dtype);
+  const double matmul_rate =
+      (tensor != gpu_.tensor_rate.end() ? tensor->second : gpu_.vector_rate) / gpu_.sm_count;
+  const double vector_rate = gpu_.vector_rate / gpu_.sm_count;
+  const double tile_math = tile_matmul / matmul_rate + tile_other / vector_rate;
+
+  const std::int64_t slots = static_cast<std::int64_t>(gpu_.sm_count) * kernel.tiles_per_unit;
+  std::int64_t remaining = kernel.tiles;
+  while (remaining > 0) {
+    const std::int64_t wave = std::min(remaining, slots);
+    remaining -= wave;
+    // Tiles are spread over SMs first; the busiest SM holds ceil(wave / sm_count) of them.
+    const std::int64_t active_sms = std::min<std::int64_t>(wave, gpu_.sm_count);
+    const std::int64_t per_sm = (wave + gpu_.sm_count - 1) / gpu_.sm_count;
+    const double math_time = per_sm * tile_math;
+    // Little's law: an SM keeps at most inflight_bytes_per_sm (or all its tiles' bytes, if
+    // fewer) outstanding; the wave's HBM rate cannot exceed that over the latency.
+    const double in_flight =
+        active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
+    const double cap = hbm_.latency() > 0 ? in_flight / hbm_.latency() : 0;
+
+    BandwidthChannel::Transfer& dram = hbm_.issue(wave * tile_dram, cap);
+    BandwidthChannel::Transfer& onchip = l2_.issue(wave * tile_onchip, 0);
+    if (math_time > 0) wait(sc_time(math_time, SC_SEC));
+    if (!dram.finished) wait(dram.done);
+    if (!onchip.finished) wait(onchip.done);
+
+    if (wave * tile_dram > 0) {
+      if (record.dram_first_byte < 0) record.dram_first_byte = dram.first_byte;
+      record.dram_last_byte = dram.last_byte;
+    }
+    hbm_.release(dram);
+    l2_.release(onchip);
+  }
+}
+
+GpuDispatcher::GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu,
+                             const std::vector<Program>& steps, SmArray& sms,
+                             SimulationTrace& trace)
+    : sc_module(name), gpu_(gpu), steps_(steps), sms_(sms), trace_(trace) {
+  SC_THREAD(run);
+}
+
+void GpuDispatcher::run() {
+  // Launch gap of each kernel: the host submits one by one (kernel_overhead) or replays a
+  // captured CUDA graph (graph_overhead). Decode steps are separate launches of the same graph.
+  const double gap =
+      gpu_.launch.cuda_graphs ? gpu_.launch.graph_overhead : gpu_.launch.kernel_overhead;
+  for (std::size_t step = 0; step < steps_.size(); ++step) {
+    const Program& program = steps_[step];
+    for (std::size_t index = 0; index < program.kernels.size(); ++index) {
+      const Kernel& kernel = program.kernels[index];
+      KernelRecord record;
+      record.step = static_cast<int>(step);
+      record.kernel = index;
+      record.boundary_begin = now_seconds();
+      record.dram_bytes = kernel.dram_bytes();
+      record.flops = kernel.flops;
+      if (gap > 0) wait(sc_time(gap, SC_SEC));
+      record.start = now_seconds();
+      sms_.execute(kernel, record);
+      record.end = now_seconds();
+      trace_.kernels.push_back(record);
+    }
+  }
+  trace_.end_time = now_seconds();
+}
+
+GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu,
+                       const std::vector<Program>& steps, SimulationTrace& trace)
+    : sc_module(name),
+      hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
+      l2("l2", gpu.l2.bandwidth, 0.0, false),
+      sms("sms", gpu, hbm, l2),
+      dispatcher("dispatcher", gpu, steps, sms, trace) {}
+
+}  // namespace dfsim

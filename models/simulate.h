@@ -1,0 +1,17 @@
+// The one entry point into the SystemC models: elaborates the machine of a hardware config,
+// executes the programs (one per step, in order) and returns the trace. SystemC allows one
+// elaboration per process, so this may be called once per process; run it in a child process
+// (sim/engine/isolated_run.h) when a process needs several simulations.
+#pragma once
+
+#include <vector>
+
+#include "sim/config/hw_config.h"
+#include "sim/mapping/program.h"
+#include "sim/report/simulation_trace.h"
+
+namespace dfsim {
+
+SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps);
+
+}  // namespace dfsim

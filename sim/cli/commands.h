@@ -1,0 +1,20 @@
+// The subcommands of `dfsim`. Each registers its options on the CLI11 app and returns the
+// action to run once parsing succeeded.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace dfsim {
+
+using Action = std::function<int()>;
+
+Action add_run_command(CLI::App& app);
+Action add_list_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
+
+// Parses the command line and runs the chosen subcommand; returns the process exit code.
+// Bad input of any kind prints one line "dfsim: error: ..." and returns 2.
+int dfsim_main(int argc, char** argv);
+
+}  // namespace dfsim

@@ -1,0 +1,52 @@
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "sim/cli/commands.h"
+#include "sim/common/error.h"
+
+namespace dfsim {
+
+int dfsim_main(int argc, char** argv) {
+  // Before any SystemC object exists: dfsim's output stays free of SystemC's banner.
+  setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  CLI::App app{
+      "dfsim: a simulator and performance model of LLM inference on accelerators.\n"
+      "Maps transformer workload graphs onto SystemC hardware models and reports time,\n"
+      "cycles, bandwidth utilization and synchronization overhead.",
+      "dfsim"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "dfsim 0.1.0");
+  std::map<CLI::App*, Action> actions;
+  auto add = [&](Action (*adder)(CLI::App&)) {
+    std::size_t before = app.get_subcommands({}).size();
+    Action action = adder(app);
+    actions[app.get_subcommands({}).at(before)] = std::move(action);
+  };
+  add(add_run_command);
+  add(add_list_command);
+  add(add_bench_command);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& success) {
+    return app.exit(success);  // --help, --version
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "dfsim: error: %s\n", error.what());
+    std::fprintf(stderr, "Run 'dfsim --help' for usage.\n");
+    return kExitBadInput;
+  }
+  try {
+    for (auto& [subcommand, action] : actions) {
+      if (subcommand->parsed()) return action();
+    }
+  } catch (const InputError& error) {
+    std::fprintf(stderr, "dfsim: error: %s\n", error.what());
+    return kExitBadInput;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "dfsim: internal error: %s\n", error.what());
+    return 1;
+  }
+  return 1;
+}
+
+}  // namespace dfsim

@@ -1,0 +1,50 @@
+// Where configs are found. `--hw h100-sxm` names hw_configs/h100-sxm.yaml; a value containing a
+// '/' or ending in .yaml is a path. The directories default to the ones in the source tree
+// (DFSIM_DATA_DIR, fixed at build time) and can be moved with DFSIM_HW_DIR / DFSIM_WORKLOAD_DIR.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/config/config_tree.h"
+#include "sim/config/hw_config.h"
+#include "sim/workload/model_spec.h"
+
+namespace dfsim {
+
+enum class ConfigKind { kHardware, kWorkload };
+
+std::string config_directory(ConfigKind kind);
+
+// Resolves a name or path to an existing file; throws InputError listing the known names.
+std::string locate_config(ConfigKind kind, const std::string& name_or_path);
+
+// A `--set` override, split at the first '=' ("hw.hbm.bandwidth=2TB/s").
+struct Override {
+  std::string key;    // "hw.hbm.bandwidth"
+  std::string value;  // "2TB/s"
+};
+
+// Parses "key=value"; throws InputError for text without '=' or with an empty key.
+Override parse_override(const std::string& text);
+
+// Loads a hardware config by name or path, applies the overrides whose key starts with "hw.",
+// and validates. Overrides for other prefixes are ignored here.
+HwConfig load_hw_config(const std::string& name_or_path, const std::vector<Override>& overrides);
+
+// Same for a workload, with the "model." overrides.
+ModelSpec load_model_spec(const std::string& name_or_path, const std::vector<Override>& overrides);
+
+// Rejects overrides whose prefix is neither "hw." nor "model." (one-line InputError).
+void check_override_prefixes(const std::vector<Override>& overrides);
+
+struct CatalogEntry {
+  std::string name;
+  std::string description;
+  std::string path;
+};
+
+// All configs of a kind, sorted by name (each parsed, so a broken file is reported).
+std::vector<CatalogEntry> list_configs(ConfigKind kind);
+
+}  // namespace dfsim

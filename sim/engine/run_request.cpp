@@ -1,0 +1,29 @@
+#include "sim/engine/run_request.h"
+
+#include "models/simulate.h"
+#include "sim/mapping/mapper.h"
+#include "sim/report/summarize.h"
+#include "sim/workload/workload_graph.h"
+
+namespace dfsim {
+
+std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase) {
+  std::vector<Program> programs;
+  programs.reserve(static_cast<std::size_t>(phase.steps()));
+  for (std::int64_t step = 0; step < phase.steps(); ++step) {
+    WorkloadGraph graph = build_decoder_graph(model, step_shape(phase, step));
+    programs.push_back(map_program(graph, hw));
+  }
+  return programs;
+}
+
+RunStats run_simulation(const RunRequest& request) {
+  check_override_prefixes(request.overrides);
+  HwConfig hw = load_hw_config(request.hw, request.overrides);
+  ModelSpec model = load_model_spec(request.model, request.overrides);
+  std::vector<Program> programs = build_programs(model, hw, request.phase);
+  SimulationTrace trace = simulate(hw, programs);
+  return summarize(trace, programs, model, hw, request.phase);
+}
+
+}  // namespace dfsim

@@ -1,0 +1,28 @@
+// One simulation as the user asks for it, and running it in this process.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/config/catalog.h"
+#include "sim/mapping/program.h"
+#include "sim/report/run_stats.h"
+#include "sim/workload/phase.h"
+
+namespace dfsim {
+
+struct RunRequest {
+  std::string model;  // name or path
+  std::string hw;     // name or path
+  Phase phase;
+  std::vector<Override> overrides;
+};
+
+// The programs of every step of the phase (decode: the KV cache grows by one each step).
+std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase);
+
+// Loads, maps, simulates and summarizes in this process. SystemC elaborates once per process:
+// call it at most once per process (run_isolated() forks for you).
+RunStats run_simulation(const RunRequest& request);
+
+}  // namespace dfsim

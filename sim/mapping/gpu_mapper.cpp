@@ -1,0 +1,111 @@
+#include "sim/mapping/gpu_mapper.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "sim/mapping/kernel_formation.h"
+
+namespace dfsim {
+
+namespace {
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+std::string gpu_fusion_key(const Op& op) {
+  static const std::map<std::string, std::string, std::less<>> kFused{
+      {"q_proj", "qkv_proj"},          {"k_proj", "qkv_proj"},
+      {"v_proj", "qkv_proj"},          {"rope", "rope_kv_append"},
+      {"kv_append", "rope_kv_append"}, {"attention_scores", "attention"},
+      {"softmax", "attention"},        {"attention_values", "attention"},
+      {"attn_residual", "residual_norm"}, {"mlp_norm", "residual_norm"},
+      {"gate_proj", "gate_up_proj"},   {"up_proj", "gate_up_proj"},
+  };
+  auto it = kFused.find(op.role);
+  return it == kFused.end() ? op.role : it->second;
+}
+
+// Output tile of a tensor-core GEMM (CUTLASS's default 128x128 threadblock tile).
+constexpr std::int64_t kGemmTile = 128;
+// Below this many rows a matmul is a GEMV: each SM streams a slice of the weight matrix.
+constexpr std::int64_t kGemvRows = 64;
+// Elements handled by one CTA of an elementwise kernel (256 threads x 8 elements).
+constexpr std::int64_t kElementwiseTile = 2048;
+// Resident CTAs per SM for small elementwise CTAs (occupancy-limited by 2048 threads per SM).
+constexpr int kElementwiseResident = 8;
+// KV positions per split of a FlashDecoding kernel.
+constexpr std::int64_t kDecodeSplit = 256;
+// Query rows per CTA of a FlashAttention prefill kernel.
+constexpr std::int64_t kAttentionQueryTile = 128;
+
+void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  const Op& first = graph.op(kernel.ops.front());
+  std::int64_t m = first.m;
+  std::int64_t k = first.k;
+  std::int64_t n = 0;
+  for (std::size_t id : kernel.ops) n += graph.op(id).n;
+  if (m <= kGemvRows) {
+    // GEMV: one persistent CTA per SM streams n/sm_count columns (split-K when n is smaller).
+    kernel.tiles = gpu.sm_count;
+    kernel.tiles_per_unit = 1;
+    kernel.onchip_bytes = kernel.dram_bytes();
+    return;
+  }
+  kernel.tiles = ceil_div(m, kGemmTile) * ceil_div(n, kGemmTile);
+  kernel.tiles_per_unit = 1;
+  // Each output tile reads a [128, k] stripe of activations and a [k, 128] stripe of weights
+  // through L2; DRAM sees each operand once (the L2 holds the stripes shared within a wave).
+  double activation_bytes = dtype_bytes(first.compute_dtype);
+  double weight_bytes = first.weight_bytes / (static_cast<double>(first.n) * first.k);
+  kernel.onchip_bytes = static_cast<double>(kernel.tiles) * kGemmTile * k *
+                        (activation_bytes + weight_bytes);
+}
+
+void tile_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  const Op& scores = graph.op(kernel.ops.front());
+  // The builder stores attention shapes per sequence: m new tokens, n keys.
+  std::int64_t new_tokens = scores.m;
+  std::int64_t keys = scores.n;
+  std::int64_t batch_heads = scores.groups;
+  if (new_tokens == 1) {
+    // FlashDecoding: split the keys so that the grid covers the SMs.
+    std::int64_t splits = std::clamp<std::int64_t>(ceil_div(gpu.sm_count, batch_heads), 1,
+                                                   ceil_div(keys, kDecodeSplit));
+    kernel.tiles = batch_heads * splits;
+  } else {
+    kernel.tiles = batch_heads * ceil_div(new_tokens, kAttentionQueryTile);
+  }
+  kernel.tiles_per_unit = 2;
+  kernel.onchip_bytes = kernel.dram_bytes();
+}
+
+void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
+  std::int64_t elements = 0;
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    elements = std::max(elements, op.m * op.n);
+  }
+  kernel.tiles = std::max<std::int64_t>(1, ceil_div(elements, kElementwiseTile));
+  kernel.tiles_per_unit = kElementwiseResident;
+  kernel.onchip_bytes = kernel.dram_bytes();
+}
+
+}  // namespace
+
+Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
+  Program program;
+  program.kernels = form_kernels(graph, gpu_fusion_key);
+  for (Kernel& kernel : program.kernels) {
+    OpKind kind = graph.op(kernel.ops.front()).kind;
+    if (kind == OpKind::kMatMul) {
+      tile_matmul(graph, gpu, kernel);
+    } else if (kind == OpKind::kAttentionScores) {
+      tile_attention(graph, gpu, kernel);
+    } else {
+      tile_elementwise(graph, kernel);
+    }
+  }
+  return program;
+}
+
+}  // namespace dfsim

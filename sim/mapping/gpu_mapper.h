@@ -1,0 +1,16 @@
+// GPU mapping: one kernel per op, with the fusions production stacks (vLLM, TensorRT-LLM,
+// gpt-fast with torch.compile) apply, and the tile grid each kernel launches.
+#pragma once
+
+#include "sim/config/hw_config.h"
+#include "sim/mapping/program.h"
+#include "sim/workload/workload_graph.h"
+
+namespace dfsim {
+
+// Fusions: q/k/v projections as one matmul (concatenated weights), gate/up likewise; rope and
+// the KV-cache append; scores, softmax and values as one FlashAttention kernel; the residual add
+// with the following RMSNorm. Everything else is one kernel per op.
+Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu);
+
+}  // namespace dfsim

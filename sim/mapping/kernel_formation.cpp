@@ -1,0 +1,57 @@
+#include "sim/mapping/kernel_formation.h"
+
+#include <set>
+
+namespace dfsim {
+
+namespace {
+
+// Sums the work of `kernel.ops` and the bytes crossing its boundary. A tensor read by several
+// ops of the kernel is read once; a tensor written and consumed only inside stays on chip.
+void account(const WorkloadGraph& workload, Kernel& kernel) {
+  const auto& graph = workload.graph();
+  std::set<std::size_t> members(kernel.ops.begin(), kernel.ops.end());
+  std::set<std::string> read_tensors;
+  std::set<std::string> written_tensors;
+  for (std::size_t id : kernel.ops) {
+    const Op& op = workload.op(id);
+    kernel.flops += op.flops;
+    kernel.matmul_flops += op.matmul_flops;
+    kernel.dram_read_bytes += op.weight_bytes + op.cache_read_bytes + op.external_read_bytes;
+    kernel.dram_write_bytes += op.cache_write_bytes + op.external_write_bytes;
+    kernel.compute_dtype = op.compute_dtype;
+    for (auto [it, end] = boost::in_edges(id, graph); it != end; ++it) {
+      const Tensor& tensor = graph[*it];
+      if (!members.count(boost::source(*it, graph)) && read_tensors.insert(tensor.name).second)
+        kernel.dram_read_bytes += tensor.bytes();
+    }
+    for (auto [it, end] = boost::out_edges(id, graph); it != end; ++it) {
+      const Tensor& tensor = graph[*it];
+      if (!members.count(boost::target(*it, graph)) && written_tensors.insert(tensor.name).second)
+        kernel.dram_write_bytes += tensor.bytes();
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Kernel> form_kernels(const WorkloadGraph& workload, const FusionKey& key) {
+  std::vector<Kernel> kernels;
+  // Vertices are stored in the order the builder added them, which is topological.
+  for (std::size_t id = 0; id < workload.op_count(); ++id) {
+    const Op& op = workload.op(id);
+    std::string role = key(op);
+    if (kernels.empty() || kernels.back().role != role || kernels.back().layer != op.layer) {
+      Kernel kernel;
+      kernel.role = role;
+      kernel.layer = op.layer;
+      kernel.name = op.layer >= 0 ? "layer" + std::to_string(op.layer) + "." + role : role;
+      kernels.push_back(std::move(kernel));
+    }
+    kernels.back().ops.push_back(id);
+  }
+  for (Kernel& kernel : kernels) account(workload, kernel);
+  return kernels;
+}
+
+}  // namespace dfsim

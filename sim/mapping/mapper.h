@@ -1,0 +1,12 @@
+// Chooses the mapper of a hardware family.
+#pragma once
+
+#include "sim/config/hw_config.h"
+#include "sim/mapping/program.h"
+#include "sim/workload/workload_graph.h"
+
+namespace dfsim {
+
+Program map_program(const WorkloadGraph& graph, const HwConfig& hw);
+
+}  // namespace dfsim

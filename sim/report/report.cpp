@@ -1,0 +1,177 @@
+#include "sim/report/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "sim/common/units.h"
+
+namespace dfsim {
+
+using nlohmann::json;
+
+json to_json(const RunStats& s) {
+  json kernels = json::array();
+  for (const KernelStats& k : s.kernels) {
+    kernels.push_back({{"name", k.name},
+                       {"layer", k.layer},
+                       {"calls", k.calls},
+                       {"time_s", k.time_s},
+                       {"cycles", k.cycles},
+                       {"flops", k.flops},
+                       {"dram_bytes", k.dram_bytes},
+                       {"bandwidth_utilization", k.bandwidth_utilization},
+                       {"compute_utilization", k.compute_utilization},
+                       {"sync_overhead_s", k.sync_overhead_s}});
+  }
+  return {{"model", s.model},
+          {"hw", s.hw},
+          {"phase", s.phase},
+          {"batch", s.batch},
+          {"context", s.context},
+          {"tokens", s.tokens},
+          {"weight_dtype", s.weight_dtype},
+          {"time_s", s.time_s},
+          {"time_per_step_s", s.time_per_step_s},
+          {"cycles", s.cycles},
+          {"clock_hz", s.clock_hz},
+          {"tokens_per_second", s.tokens_per_second},
+          {"flops", s.flops},
+          {"dram_bytes", s.dram_bytes},
+          {"achieved_bandwidth_Bps", s.achieved_bandwidth_Bps},
+          {"peak_bandwidth_Bps", s.peak_bandwidth_Bps},
+          {"bandwidth_utilization", s.bandwidth_utilization},
+          {"peak_flops", s.peak_flops},
+          {"compute_utilization", s.compute_utilization},
+          {"kernel_launches", s.kernel_launches},
+          {"sync_boundaries", s.sync_boundaries},
+          {"sync_overhead_s", s.sync_overhead_s},
+          {"sync_overhead_share", s.sync_overhead_share},
+          {"simulated_transfers", s.simulated_transfers},
+          {"kernels", kernels}};
+}
+
+RunStats run_stats_from_json(const json& j) {
+  RunStats s;
+  j.at("model").get_to(s.model);
+  j.at("hw").get_to(s.hw);
+  j.at("phase").get_to(s.phase);
+  j.at("batch").get_to(s.batch);
+  j.at("context").get_to(s.context);
+  j.at("tokens").get_to(s.tokens);
+  j.at("weight_dtype").get_to(s.weight_dtype);
+  j.at("time_s").get_to(s.time_s);
+  j.at("time_per_step_s").get_to(s.time_per_step_s);
+  j.at("cycles").get_to(s.cycles);
+  j.at("clock_hz").get_to(s.clock_hz);
+  j.at("tokens_per_second").get_to(s.tokens_per_second);
+  j.at("flops").get_to(s.flops);
+  j.at("dram_bytes").get_to(s.dram_bytes);
+  j.at("achieved_bandwidth_Bps").get_to(s.achieved_bandwidth_Bps);
+  j.at("peak_bandwidth_Bps").get_to(s.peak_bandwidth_Bps);
+  j.at("bandwidth_utilization").get_to(s.bandwidth_utilization);
+  j.at("peak_flops").get_to(s.peak_flops);
+  j.at("compute_utilization").get_to(s.compute_utilization);
+  j.at("kernel_launches").get_to(s.kernel_launches);
+  j.at("sync_boundaries").get_to(s.sync_boundaries);
+  j.at("sync_overhead_s").get_to(s.sync_overhead_s);
+  j.at("sync_overhead_share").get_to(s.sync_overhead_share);
+  j.at("simulated_transfers").get_to(s.simulated_transfers);
+  for (const json& k : j.at("kernels")) {
+    KernelStats e;
+    k.at("name").get_to(e.name);
+    k.at("layer").get_to(e.layer);
+    k.at("calls").get_to(e.calls);
+    k.at("time_s").get_to(e.time_s);
+    k.at("cycles").get_to(e.cycles);
+    k.at("flops").get_to(e.flops);
+    k.at("dram_bytes").get_to(e.dram_bytes);
+    k.at("bandwidth_utilization").get_to(e.bandwidth_utilization);
+    k.at("compute_utilization").get_to(e.compute_utilization);
+    k.at("sync_overhead_s").get_to(e.sync_overhead_s);
+    s.kernels.push_back(e);
+  }
+  return s;
+}
+
+std::string format_table(const RunStats& s, int max_kernels) {
+  auto duration = [](double v) { return format_quantity(v, Dimension::kDuration); };
+  auto percent = [](double v) { return fmt::format("{:.1f} %", 100.0 * v); };
+  std::string out;
+  out += fmt::format("dfsim run: {} on {}, {} (batch {}, {} {}, {} weights)\n", s.model, s.hw,
+                     s.phase, s.batch, s.phase == "decode" ? "context" : "prompt", s.context,
+                     s.weight_dtype);
+  auto row = [&](std::string_view name, const std::string& value) {
+    out += fmt::format("  {:<28}{}\n", name, value);
+  };
+  row("simulated time", duration(s.time_s));
+  row(s.phase == "decode" ? "time per token (step)" : "time per step", duration(s.time_per_step_s));
+  row("tokens per second", fmt::format("{:.2f}", s.tokens_per_second));
+  row("cycles", fmt::format("{:.4g} @ {}", s.cycles, format_quantity(s.clock_hz, Dimension::kFrequency)));
+  row("FLOPs", fmt::format("{:.4g}", s.flops));
+  row("DRAM bytes", format_quantity(s.dram_bytes, Dimension::kBytes));
+  row("achieved bandwidth", format_quantity(s.achieved_bandwidth_Bps, Dimension::kBandwidth));
+  row("bandwidth utilization", percent(s.bandwidth_utilization) + " of " +
+                                   format_quantity(s.peak_bandwidth_Bps, Dimension::kBandwidth));
+  row("compute utilization", percent(s.compute_utilization) + " of " +
+                                 format_quantity(s.peak_flops, Dimension::kFlopRate));
+  row("kernel launches", fmt::format("{}", s.kernel_launches));
+  row("sync boundaries", fmt::format("{}", s.sync_boundaries));
+  row("sync overhead", duration(s.sync_overhead_s) + " (" + percent(s.sync_overhead_share) + ")");
+
+  // The kernels that took the most time.
+  std::vector<const KernelStats*> order;
+  for (const KernelStats& k : s.kernels) order.push_back(&k);
+  std::stable_sort(order.begin(), order.end(),
+                   [](auto* a, auto* b) { return a->time_s > b->time_s; });
+  out += fmt::format("\n  {:<26}{:>7}{:>12}{:>12}{:>12}{:>9}{:>9}\n", "kernel", "calls", "time",
+                     "sync", "DRAM", "BW", "compute");
+  int shown = 0;
+  for (const KernelStats* k : order) {
+    if (shown++ == max_kernels) break;
+    out += fmt::format("  {:<26}{:>7}{:>12}{:>12}{:>12}{:>9}{:>9}\n", k->name, k->calls,
+                       duration(k->time_s), duration(k->sync_overhead_s),
+                       format_quantity(k->dram_bytes, Dimension::kBytes, 3),
+                       percent(k->bandwidth_utilization), percent(k->compute_utilization));
+  }
+  if (order.size() > static_cast<std::size_t>(max_kernels)) {
+    out += fmt::format("  ... {} more kernels (--format json lists all)\n",
+                       order.size() - static_cast<std::size_t>(max_kernels));
+  }
+  return out;
+}
+
+namespace {
+constexpr const char* kCsvColumns[] = {
+    "model", "hw", "phase", "batch", "context", "tokens", "weight_dtype", "time_s",
+    "time_per_step_s", "cycles", "tokens_per_second", "flops", "dram_bytes",
+    "achieved_bandwidth_Bps", "bandwidth_utilization", "compute_utilization", "kernel_launches",
+    "sync_boundaries", "sync_overhead_s", "sync_overhead_share"};
+}  // namespace
+
+std::string format_csv(const RunStats& stats, bool header) {
+  json j = to_json(stats);
+  std::string out;
+  if (header) {
+    for (const char* column : kCsvColumns) out += std::string(out.empty() ? "" : ",") + column;
+    out += "\n";
+  }
+  std::string row;
+  for (const char* column : kCsvColumns) {
+    const json& value = j.at(column);
+    if (!row.empty()) row += ",";
+    row += value.is_string() ? value.get<std::string>() : value.dump();
+  }
+  return out + row + "\n";
+}
+
+std::string format_report(const RunStats& stats, ReportFormat format) {
+  switch (format) {
+    case ReportFormat::kTable: return format_table(stats);
+    case ReportFormat::kJson: return to_json(stats).dump(2) + "\n";
+    case ReportFormat::kCsv: return format_csv(stats);
+  }
+  return "";
+}
+
+}  // namespace dfsim

@@ -1,0 +1,37 @@
+// What a machine hands back after executing programs: when each kernel ran and how fast the
+// off-chip memory delivered bytes over time. Plain values; reports are computed from these.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace dfsim {
+
+struct KernelRecord {
+  int step = 0;              // index of the program (decode step)
+  std::size_t kernel = 0;    // index of the kernel in its program
+  double boundary_begin = 0; // the previous kernel had drained: the launch gap begins
+  double start = 0;          // first tile issued
+  double end = 0;            // last tile finished (grid drained)
+  double dram_first_byte = -1;  // first byte of this kernel delivered by DRAM (-1: none)
+  double dram_last_byte = -1;   // last byte delivered
+  double dram_bytes = 0;
+  double flops = 0;
+};
+
+// Total rate the off-chip memory delivers from `time` on, until the next point.
+struct RatePoint {
+  double time = 0;
+  double rate = 0;  // bytes/s
+};
+
+struct SimulationTrace {
+  std::vector<KernelRecord> kernels;  // in execution order
+  std::vector<RatePoint> dram_rate;   // non-decreasing times
+  double end_time = 0;                // seconds of simulated time
+  double streaming_bandwidth = 0;     // what DRAM sustains when streaming (bytes/s)
+  std::uint64_t transfers = 0;        // DRAM transfers simulated (a measure of simulator work)
+};
+
+}  // namespace dfsim

@@ -1,0 +1,90 @@
+#include "sim/report/summarize.h"
+
+#include <algorithm>
+#include <map>
+
+namespace dfsim {
+
+double idle_streaming_time(const std::vector<RatePoint>& log, double streaming_bandwidth,
+                           double begin, double end) {
+  if (end <= begin) return 0;
+  // Rate in force at `begin`: the last point at or before it (0 before the first point).
+  auto after = std::upper_bound(log.begin(), log.end(), begin,
+                                [](double t, const RatePoint& p) { return t < p.time; });
+  double rate = after == log.begin() ? 0.0 : std::prev(after)->rate;
+  double t = begin;
+  double idle = 0;
+  for (auto it = after; it != log.end() && it->time < end; ++it) {
+    idle += (it->time - t) * std::max(0.0, 1.0 - rate / streaming_bandwidth);
+    t = it->time;
+    rate = it->rate;
+  }
+  idle += (end - t) * std::max(0.0, 1.0 - rate / streaming_bandwidth);
+  return idle;
+}
+
+RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& steps,
+                   const ModelSpec& model, const HwConfig& hw, const Phase& phase) {
+  RunStats stats;
+  stats.model = model.name;
+  stats.hw = hw.name;
+  stats.phase = std::string(phase_name(phase.kind));
+  stats.batch = phase.batch;
+  stats.context = phase.context;
+  stats.tokens = phase.kind == PhaseKind::kPrefill ? phase.context : phase.tokens;
+  stats.weight_dtype = std::string(dtype_name(model.weight_dtype));
+  stats.clock_hz = hw.clock();
+  stats.peak_bandwidth_Bps = hw.peak_dram_bandwidth();
+  stats.peak_flops = hw.peak_flops(model.activation_dtype);
+
+  stats.time_s = trace.end_time;
+  stats.cycles = stats.time_s * stats.clock_hz;
+  stats.kernel_launches = static_cast<std::int64_t>(trace.kernels.size());
+  stats.sync_boundaries = stats.kernel_launches;  // every launch is preceded by a drain/launch gap
+  stats.simulated_transfers = trace.transfers;
+
+  // Per-kernel sums, keyed by position in the program (the same in every step).
+  std::map<std::size_t, KernelStats> by_index;
+  double previous_last_byte = 0;
+  for (const KernelRecord& record : trace.kernels) {
+    const Kernel& kernel = steps.at(record.step).kernels.at(record.kernel);
+    KernelStats& entry = by_index[record.kernel];
+    entry.name = kernel.name;
+    entry.layer = kernel.layer;
+    entry.calls += 1;
+    entry.time_s += record.end - record.start;
+    entry.flops += record.flops;
+    entry.dram_bytes += record.dram_bytes;
+    stats.flops += record.flops;
+    stats.dram_bytes += record.dram_bytes;
+    if (record.dram_first_byte >= 0) {
+      double overhead = idle_streaming_time(trace.dram_rate, trace.streaming_bandwidth,
+                                            previous_last_byte, record.dram_first_byte);
+      entry.sync_overhead_s += overhead;
+      stats.sync_overhead_s += overhead;
+      previous_last_byte = std::max(previous_last_byte, record.dram_last_byte);
+    }
+  }
+  for (auto& [index, entry] : by_index) {
+    entry.cycles = entry.time_s * stats.clock_hz;
+    if (entry.time_s > 0) {
+      entry.bandwidth_utilization = entry.dram_bytes / entry.time_s / stats.peak_bandwidth_Bps;
+      entry.compute_utilization = entry.flops / entry.time_s / stats.peak_flops;
+    }
+    stats.kernels.push_back(entry);
+  }
+
+  const double generated = static_cast<double>(phase.batch) *
+                           (phase.kind == PhaseKind::kPrefill ? phase.context : phase.tokens);
+  if (stats.time_s > 0) {
+    stats.tokens_per_second = generated / stats.time_s;
+    stats.achieved_bandwidth_Bps = stats.dram_bytes / stats.time_s;
+    stats.bandwidth_utilization = stats.achieved_bandwidth_Bps / stats.peak_bandwidth_Bps;
+    stats.compute_utilization = stats.flops / stats.time_s / stats.peak_flops;
+    stats.sync_overhead_share = stats.sync_overhead_s / stats.time_s;
+  }
+  stats.time_per_step_s = stats.time_s / static_cast<double>(phase.steps());
+  return stats;
+}
+
+}  // namespace dfsim

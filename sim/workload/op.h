@@ -1,0 +1,60 @@
+// One operation of a forward step and what it costs. Costs are derived from shapes here, once;
+// every estimate, mapping and report sums these numbers (never a formula on the side).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/common/dtype.h"
+
+namespace dfsim {
+
+enum class OpKind {
+  kEmbedding,         // gather rows of the embedding table
+  kRmsNorm,           // x * rsqrt(mean(x^2) + eps) * weight
+  kMatMul,            // activations [m, k] x weights [k, n]
+  kRope,              // rotary position embedding of q and k
+  kKvAppend,          // write this step's k and v into the KV cache
+  kAttentionScores,   // q k^T / sqrt(d) over the cached keys (causal)
+  kSoftmax,           // row softmax of the scores
+  kAttentionValues,   // probabilities x cached values
+  kSwiGlu,            // silu(gate) * up
+  kAdd,               // residual connection
+};
+
+std::string_view op_kind_name(OpKind kind);
+
+// An activation tensor flowing between two ops (a graph edge).
+struct Tensor {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  Dtype dtype = Dtype::kBf16;
+
+  std::int64_t elements() const;
+  double bytes() const { return static_cast<double>(elements()) * dtype_bytes(dtype); }
+};
+
+struct Op {
+  std::string name;  // unique: "layer3.q_proj", "lm_head"
+  std::string role;  // the same op in every layer: "q_proj" (used for fusion and looping)
+  OpKind kind = OpKind::kAdd;
+  int layer = -1;    // decoder layer, -1 outside the layers (embedding, final norm, lm head)
+
+  // Matmul-like ops: output [m, n] from [m, k]; attention ops use them per (batch, head) too.
+  std::int64_t m = 0, n = 0, k = 0;
+  std::int64_t groups = 1;      // independent instances of that shape (attention: batch x heads)
+
+  double flops = 0;             // arithmetic operations (a multiply-add counts 2)
+  double matmul_flops = 0;      // the part of `flops` that tensor cores / systolic arrays run
+  std::int64_t parameters = 0;  // weights this op owns (for parameter counts)
+  double weight_bytes = 0;      // weight bytes read per step
+  double cache_read_bytes = 0;  // KV-cache bytes read
+  double cache_write_bytes = 0; // KV-cache bytes written
+  double external_read_bytes = 0;   // inputs from outside the graph (token ids)
+  double external_write_bytes = 0;  // outputs leaving the graph (logits)
+  Dtype compute_dtype = Dtype::kBf16;
+};
+
+}  // namespace dfsim

@@ -1,0 +1,47 @@
+// The DAG of one forward step: ops are vertices, activation tensors are edges (Boost.Graph).
+#pragma once
+
+#include <boost/graph/adjacency_list.hpp>
+#include <cstdint>
+#include <vector>
+
+#include "sim/workload/model_spec.h"
+#include "sim/workload/op.h"
+#include "sim/workload/phase.h"
+
+namespace dfsim {
+
+class WorkloadGraph {
+ public:
+  using Graph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, Op, Tensor>;
+  using OpId = Graph::vertex_descriptor;
+
+  OpId add_op(Op op);
+  void add_tensor(OpId producer, OpId consumer, Tensor tensor);
+
+  std::size_t op_count() const { return boost::num_vertices(graph_); }
+  const Op& op(OpId id) const { return graph_[id]; }
+  // Ops in a topological order (producers before consumers); the builder adds them in one.
+  std::vector<OpId> topological_order() const;
+
+  // Bytes of the activation tensors flowing into / out of an op (edges). An output read by
+  // several consumers is written once.
+  double input_bytes(OpId id) const;
+  double output_bytes(OpId id) const;
+  // All bytes an op moves when it runs alone: weights, KV cache, external I/O and activations.
+  double standalone_bytes(OpId id) const;
+
+  const Graph& graph() const { return graph_; }
+
+  // Totals over every op.
+  double total_flops() const;
+  std::int64_t total_parameters() const;
+
+ private:
+  Graph graph_;
+};
+
+// One forward step of a llama-style decoder for the given step shape.
+WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step);
+
+}  // namespace dfsim
