@@ -152,6 +152,23 @@ TEST_CASE("parse_yaml rejects duplicate keys, bad keys and syntax errors", "[con
   CHECK_THROWS_AS(dfsim::parse_yaml("a: 1\na: 2\n", "t.yaml"), dfsim::InputError);
 }
 
+TEST_CASE("parse_yaml copes with aliases", "[config_tree]") {
+  ConfigNode shared = dfsim::parse_yaml("a: &x {p: 1}\nb: *x\n", "t.yaml");
+  CHECK(at(at(shared, "b"), "p").scalar == "1");
+  CHECK_THROWS_WITH(dfsim::parse_yaml("a: &x [*x]\n", "t.yaml"),
+                    "t.yaml:1:4: a[0]: alias refers to a value that contains it");
+  // Ten levels of ten aliases each would be 10^10 values.
+  std::string laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    std::string alias = "*l" + std::to_string(i - 1);
+    laughs += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [" + alias;
+    for (int j = 1; j < 10; ++j) laughs += ", " + alias;
+    laughs += "]\n";
+  }
+  CHECK_THROWS_WITH(dfsim::parse_yaml(laughs, "t.yaml"),
+                    Catch::Contains("more than 1000000 values after expanding aliases"));
+}
+
 TEST_CASE("load_yaml_file names the file it cannot read", "[config_tree]") {
   TempDir dir;
   std::string missing = dir.file("missing.yaml");
