@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <systemc>
 
+#include "models/dataflow/dataflow_machine.h"
 #include "models/gpu/gpu_machine.h"
 
 namespace dfsim {
@@ -20,13 +21,22 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps) 
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
 
   SimulationTrace trace;
-  const GpuSpec* gpu = hw.gpu();
-  if (!gpu) throw std::logic_error("no machine model for family " + hw.family);
-  GpuMachine machine("gpu", *gpu, steps, trace);
-  sc_core::sc_start();
-  trace.dram_rate = machine.hbm.rate_log();
-  trace.streaming_bandwidth = machine.hbm.bandwidth();
-  trace.transfers = machine.hbm.transfers();
+  auto finish = [&](const BandwidthChannel& memory) {
+    trace.dram_rate = memory.rate_log();
+    trace.streaming_bandwidth = memory.bandwidth();
+    trace.transfers = memory.transfers();
+  };
+  if (const GpuSpec* gpu = hw.gpu()) {
+    GpuMachine machine("gpu", *gpu, steps, trace);
+    sc_core::sc_start();
+    finish(machine.hbm);
+  } else if (const DataflowSpec* chip = hw.dataflow()) {
+    DataflowMachine machine("rdu", *chip, steps, trace);
+    sc_core::sc_start();
+    finish(machine.hbm);
+  } else {
+    throw std::logic_error("no machine model for family " + hw.family);
+  }
   return trace;
 }
 

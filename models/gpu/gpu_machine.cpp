@@ -14,10 +14,14 @@ double now_seconds() { return sc_core::sc_time_stamp().to_seconds(); }
 }  // namespace
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-                 BandwidthChannel& l2)
-    : sc_module(name), gpu_(gpu), hbm_(hbm), l2_(l2) {}
+                 BandwidthChannel& l2, BandwidthChannel& link)
+    : sc_module(name), gpu_(gpu), hbm_(hbm), l2_(l2), link_(link) {}
 
 void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
+  if (kernel.collective != Collective::kNone) {
+    run_collective(link_, kernel.collective, kernel.collective_bytes, gpu_.sockets);
+    return;
+  }
   const double tiles = static_cast<double>(kernel.tiles);
   const double tile_dram = kernel.dram_bytes() / tiles;
   const double tile_onchip = kernel.onchip_bytes / tiles;
@@ -45,18 +49,19 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
         active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
     const double cap = hbm_.latency() > 0 ? in_flight / hbm_.latency() : 0;
 
-    BandwidthChannel::Transfer& dram = hbm_.issue(wave * tile_dram, cap);
-    BandwidthChannel::Transfer& onchip = l2_.issue(wave * tile_onchip, 0);
+    BandwidthChannel::Transfer* dram = wave * tile_dram > 0 ? &hbm_.issue(wave * tile_dram, cap) : nullptr;
+    BandwidthChannel::Transfer* onchip =
+        wave * tile_onchip > 0 ? &l2_.issue(wave * tile_onchip, 0) : nullptr;
     if (math_time > 0) wait(sc_time(math_time, SC_SEC));
-    if (!dram.finished) wait(dram.done);
-    if (!onchip.finished) wait(onchip.done);
+    if (dram && !dram->finished) wait(dram->done);
+    if (onchip && !onchip->finished) wait(onchip->done);
 
-    if (wave * tile_dram > 0) {
-      if (record.dram_first_byte < 0) record.dram_first_byte = dram.first_byte;
-      record.dram_last_byte = dram.last_byte;
+    if (dram) {
+      if (record.dram_first_byte < 0) record.dram_first_byte = dram->first_byte;
+      record.dram_last_byte = dram->last_byte;
+      hbm_.release(*dram);
     }
-    hbm_.release(dram);
-    l2_.release(onchip);
+    if (onchip) l2_.release(*onchip);
   }
 }
 
@@ -70,7 +75,7 @@ GpuDispatcher::GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu,
 void GpuDispatcher::run() {
   // Launch gap of each kernel: the host submits one by one (kernel_overhead) or replays a
   // captured CUDA graph (graph_overhead). Decode steps are separate launches of the same graph.
-  const double gap =
+  const double launch_gap =
       gpu_.launch.cuda_graphs ? gpu_.launch.graph_overhead : gpu_.launch.kernel_overhead;
   for (std::size_t step = 0; step < steps_.size(); ++step) {
     const Program& program = steps_[step];
@@ -82,6 +87,7 @@ void GpuDispatcher::run() {
       record.boundary_begin = now_seconds();
       record.dram_bytes = kernel.dram_bytes();
       record.flops = kernel.flops;
+      const double gap = kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap;
       if (gap > 0) wait(sc_time(gap, SC_SEC));
       record.start = now_seconds();
       sms_.execute(kernel, record);
@@ -97,7 +103,8 @@ GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu,
     : sc_module(name),
       hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
       l2("l2", gpu.l2.bandwidth, 0.0, false),
-      sms("sms", gpu, hbm, l2),
+      link("link", gpu.link.bandwidth, gpu.link.latency, false),
+      sms("sms", gpu, hbm, l2, link),
       dispatcher("dispatcher", gpu, steps, sms, trace) {}
 
 }  // namespace dfsim

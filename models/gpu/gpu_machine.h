@@ -11,12 +11,16 @@
 //   law); a wave with few active SMs cannot reach the streaming bandwidth.
 // - A kernel boundary: the grid drains (the last wave ends), then the next launch takes the
 //   launch gap (kernel_overhead, or graph_overhead under CUDA graphs) before its first wave.
+//   Inside a persistent megakernel (kernel looping on a GPU) the gap is a grid-wide barrier.
+// - Collectives (tensor parallelism over `sockets` GPUs) run on the link as ring algorithms;
+//   the model simulates one GPU, the others being symmetric.
 #pragma once
 
 #include <systemc>
 #include <vector>
 
 #include "models/common/bandwidth_channel.h"
+#include "models/common/collective.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
 #include "sim/report/simulation_trace.h"
@@ -27,13 +31,14 @@ namespace dfsim {
 class SmArray : public sc_core::sc_module {
  public:
   SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-          BandwidthChannel& l2);
+          BandwidthChannel& l2, BandwidthChannel& link);
   void execute(const Kernel& kernel, KernelRecord& record);
 
  private:
   const GpuSpec& gpu_;
   BandwidthChannel& hbm_;
   BandwidthChannel& l2_;
+  BandwidthChannel& link_;
 };
 
 class GpuDispatcher : public sc_core::sc_module {
@@ -58,6 +63,7 @@ class GpuMachine : public sc_core::sc_module {
 
   BandwidthChannel hbm;
   BandwidthChannel l2;
+  BandwidthChannel link;
   SmArray sms;
   GpuDispatcher dispatcher;
 };

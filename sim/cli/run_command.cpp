@@ -22,6 +22,7 @@ struct RunOptions {
   std::vector<std::string> sets;
   std::string format = "table";
   std::string out;
+  std::string looping = "off";
 };
 
 int run(const RunOptions& options) {
@@ -45,6 +46,7 @@ int run(const RunOptions& options) {
     request.phase.context = length >= 0 ? length : 128;
   }
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  request.looping = *parse_looping_mode(options.looping);
 
   RunStats stats = run_simulation(request);
   ReportFormat format = options.format == "json"  ? ReportFormat::kJson
@@ -91,6 +93,10 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or model.<path>=value, e.g. "
                   "--set hw.hbm.bandwidth=2TB/s --set model.weight_dtype=fp16 (repeatable)");
+  cmd->add_option("--looping", options->looping,
+                  "Kernel looping: off (default), on (loop identical layers; a GPU runs one "
+                  "persistent megakernel per step) or auto (loop where legal)")
+      ->check(CLI::IsMember({"off", "on", "auto"}));
   cmd->add_option("--format", options->format, "table (default), json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   cmd->add_option("--out,-o", options->out, "Write the report to this file instead of stdout");

@@ -19,6 +19,38 @@ DramSpec parse_dram(ConfigReader reader) {
   return dram;
 }
 
+LinkSpec parse_link(ConfigReader reader) {
+  LinkSpec link;
+  link.bandwidth = reader.quantity("bandwidth", Dimension::kBandwidth);
+  link.latency = reader.quantity("latency", Dimension::kDuration, Range::kNonNegative);
+  reader.finish();
+  return link;
+}
+
+std::map<Dtype, double> parse_rates(ConfigReader reader) {
+  std::map<Dtype, double> rates;
+  for (Dtype dtype : {Dtype::kFp32, Dtype::kFp16, Dtype::kBf16, Dtype::kFp8, Dtype::kInt8,
+                      Dtype::kInt4}) {
+    std::string key(dtype_name(dtype));
+    if (reader.has(key)) rates[dtype] = reader.quantity(key, Dimension::kFlopRate);
+  }
+  reader.finish();
+  if (rates.empty()) reader.fail("", "needs at least one dtype rate, e.g. bf16: 989 TFLOPS");
+  return rates;
+}
+
+// Multi-socket machines need a link; one socket needs none.
+int parse_sockets(ConfigReader& root, LinkSpec& link) {
+  int sockets = static_cast<int>(root.integer_or("sockets", 1, 1, 4096));
+  if (auto reader = root.optional_child("link")) {
+    link = parse_link(*reader);
+  } else if (sockets > 1) {
+    root.fail("link", "a machine with " + std::to_string(sockets) +
+                          " sockets needs a link section (bandwidth, latency)");
+  }
+  return sockets;
+}
+
 OnChipMemorySpec parse_on_chip(ConfigReader reader) {
   OnChipMemorySpec memory;
   memory.capacity = reader.quantity("capacity", Dimension::kBytes);
@@ -31,14 +63,7 @@ GpuSpec parse_gpu(ConfigReader& root) {
   GpuSpec gpu;
   gpu.clock = root.quantity("clock", Dimension::kFrequency);
   gpu.sm_count = static_cast<int>(root.integer("sm_count", 1, 1'000'000));
-  ConfigReader tensor = root.child("tensor");
-  for (Dtype dtype : {Dtype::kFp32, Dtype::kFp16, Dtype::kBf16, Dtype::kFp8, Dtype::kInt8,
-                      Dtype::kInt4}) {
-    std::string key(dtype_name(dtype));
-    if (tensor.has(key)) gpu.tensor_rate[dtype] = tensor.quantity(key, Dimension::kFlopRate);
-  }
-  tensor.finish();
-  if (gpu.tensor_rate.empty()) tensor.fail("", "needs at least one dtype rate, e.g. bf16: 989 TFLOPS");
+  gpu.tensor_rate = parse_rates(root.child("tensor"));
   gpu.vector_rate = root.quantity("vector", Dimension::kFlopRate);
   gpu.inflight_bytes_per_sm = root.quantity("inflight_bytes_per_sm", Dimension::kBytes);
   gpu.l2 = parse_on_chip(root.child("l2"));
@@ -49,8 +74,34 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.launch.graph_overhead =
       launch.quantity("graph_overhead", Dimension::kDuration, Range::kNonNegative);
   gpu.launch.cuda_graphs = launch.boolean("cuda_graphs");
+  // A grid-wide barrier (cooperative groups grid.sync) costs about one DRAM round trip when no
+  // figure is given.
+  gpu.launch.grid_barrier = launch.quantity_or("grid_barrier", Dimension::kDuration,
+                                               gpu.hbm.latency, Range::kNonNegative);
   launch.finish();
+  gpu.sockets = parse_sockets(root, gpu.link);
   return gpu;
+}
+
+DataflowSpec parse_dataflow(ConfigReader& root) {
+  DataflowSpec chip;
+  chip.clock = root.quantity("clock", Dimension::kFrequency);
+  chip.pcu_count = static_cast<int>(root.integer("pcu_count", 1, 1'000'000));
+  chip.pmu_count = static_cast<int>(root.integer("pmu_count", 1, 1'000'000));
+  chip.compute_rate = parse_rates(root.child("compute"));
+  chip.sram = parse_on_chip(root.child("sram"));
+  chip.hbm = parse_dram(root.child("hbm"));
+  chip.ddr = parse_dram(root.child("ddr"));
+  chip.stage_latency = root.quantity("stage_latency", Dimension::kDuration, Range::kNonNegative);
+  ConfigReader call = root.child("kernel_call");
+  chip.kernel_call.launch_overhead =
+      call.quantity("launch_overhead", Dimension::kDuration, Range::kNonNegative);
+  chip.kernel_call.host_sync = call.quantity("host_sync", Dimension::kDuration, Range::kNonNegative);
+  chip.kernel_call.program_load =
+      call.quantity("program_load", Dimension::kDuration, Range::kNonNegative);
+  call.finish();
+  chip.sockets = parse_sockets(root, chip.link);
+  return chip;
 }
 
 }  // namespace
@@ -61,24 +112,31 @@ HwConfig parse_hw_config(const ConfigNode& node) {
   hw.name = root.string("name");
   hw.description = root.string("description");
   hw.source_path = node.location.file;
-  hw.family = root.choice("family", {"gpu"});
+  hw.family = root.choice("family", {"gpu", "dataflow"});
   if (hw.family == "gpu") hw.spec = parse_gpu(root);
+  if (hw.family == "dataflow") hw.spec = parse_dataflow(root);
   root.finish();
   return hw;
 }
 
+int HwConfig::sockets() const {
+  return std::visit([](const auto& spec) { return spec.sockets; }, spec);
+}
+
 double HwConfig::peak_dram_bandwidth() const {
-  return std::visit([](const auto& spec) { return spec.hbm.bandwidth; }, spec);
+  return std::visit([](const auto& spec) { return spec.hbm.bandwidth * spec.sockets; }, spec);
 }
 
 double HwConfig::peak_flops(Dtype dtype) const {
   if (const GpuSpec* g = gpu()) {
     auto it = g->tensor_rate.find(dtype);
-    if (it != g->tensor_rate.end()) return it->second;
     // No tensor-core path for this dtype: the matmuls run on the CUDA cores.
-    return g->vector_rate;
+    return (it != g->tensor_rate.end() ? it->second : g->vector_rate) * g->sockets;
   }
-  return 0;
+  const DataflowSpec& d = std::get<DataflowSpec>(spec);
+  auto it = d.compute_rate.find(dtype);
+  if (it == d.compute_rate.end()) it = d.compute_rate.begin();
+  return it->second * d.sockets;
 }
 
 double HwConfig::clock() const {

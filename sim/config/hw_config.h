@@ -31,6 +31,13 @@ struct LaunchSpec {
   double kernel_overhead = 0;  // seconds between kernels on a stream launched one by one
   double graph_overhead = 0;   // seconds between kernels replayed from a CUDA graph
   bool cuda_graphs = false;    // launch mode of decode steps
+  double grid_barrier = 0;     // seconds for a grid-wide barrier inside a persistent megakernel
+};
+
+// Socket-to-socket (or GPU-to-GPU) links that carry collectives without going through DRAM.
+struct LinkSpec {
+  double bandwidth = 0;  // bytes/s per socket per direction
+  double latency = 0;    // seconds per hop of a collective step
 };
 
 struct GpuSpec {
@@ -42,6 +49,32 @@ struct GpuSpec {
   OnChipMemorySpec l2;
   DramSpec hbm;
   LaunchSpec launch;
+  int sockets = 1;  // GPUs joined by `link` (tensor parallelism)
+  LinkSpec link;
+};
+
+// What a kernel call costs on a dataflow chip besides the pipeline drain and refill, which the
+// model simulates.
+struct KernelCallSpec {
+  double launch_overhead = 0;  // host runtime issues a kernel call
+  double host_sync = 0;        // host observes the previous call's completion
+  double program_load = 0;     // fabric reconfigured for a different kernel
+};
+
+// A reconfigurable dataflow unit (SN40L-like): compute units (PCUs) and memory units (PMUs) on a
+// spatial fabric, HBM and DDR tiers, sockets joined by peer-to-peer links. Figures per socket.
+struct DataflowSpec {
+  double clock = 0;
+  int sockets = 1;
+  int pcu_count = 0;
+  int pmu_count = 0;
+  std::map<Dtype, double> compute_rate;  // dense FLOP/s per dtype, one socket
+  OnChipMemorySpec sram;                 // all PMUs of one socket
+  DramSpec hbm;
+  DramSpec ddr;
+  double stage_latency = 0;  // seconds for a tile to pass one pipeline stage
+  LinkSpec link;
+  KernelCallSpec kernel_call;
 };
 
 struct HwConfig {
@@ -49,12 +82,15 @@ struct HwConfig {
   std::string description;  // one line, shown by `dfsim list`
   std::string family;       // "gpu", ...
   std::string source_path;  // the file it was loaded from
-  std::variant<GpuSpec> spec;
+  std::variant<GpuSpec, DataflowSpec> spec;
 
   const GpuSpec* gpu() const { return std::get_if<GpuSpec>(&spec); }
-  // Peak off-chip bandwidth the bandwidth utilization is reported against.
+  const DataflowSpec* dataflow() const { return std::get_if<DataflowSpec>(&spec); }
+  // Sockets (chips) that share the model by tensor parallelism.
+  int sockets() const;
+  // Peak off-chip (HBM) bandwidth of all sockets; bandwidth utilization is reported against it.
   double peak_dram_bandwidth() const;
-  // Peak FLOP/s at `dtype` (the dtype of the matmuls), for compute utilization.
+  // Peak FLOP/s of all sockets at `dtype` (the dtype of the matmuls), for compute utilization.
   double peak_flops(Dtype dtype) const;
   // The clock that cycles are reported in.
   double clock() const;

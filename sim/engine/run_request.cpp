@@ -7,12 +7,13 @@
 
 namespace dfsim {
 
-std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase) {
+std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase,
+                                    LoopingMode looping) {
   std::vector<Program> programs;
   programs.reserve(static_cast<std::size_t>(phase.steps()));
   for (std::int64_t step = 0; step < phase.steps(); ++step) {
-    WorkloadGraph graph = build_decoder_graph(model, step_shape(phase, step));
-    programs.push_back(map_program(graph, hw));
+    WorkloadGraph graph = build_decoder_graph(model, step_shape(phase, step), hw.sockets());
+    programs.push_back(map_program(graph, hw, looping));
   }
   return programs;
 }
@@ -21,9 +22,11 @@ RunStats run_simulation(const RunRequest& request) {
   check_override_prefixes(request.overrides);
   HwConfig hw = load_hw_config(request.hw, request.overrides);
   ModelSpec model = load_model_spec(request.model, request.overrides);
-  std::vector<Program> programs = build_programs(model, hw, request.phase);
+  std::vector<Program> programs = build_programs(model, hw, request.phase, request.looping);
   SimulationTrace trace = simulate(hw, programs);
-  return summarize(trace, programs, model, hw, request.phase);
+  RunStats stats = summarize(trace, programs, model, hw, request.phase);
+  stats.looping = std::string(looping_mode_name(request.looping));
+  return stats;
 }
 
 }  // namespace dfsim

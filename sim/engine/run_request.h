@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "sim/config/catalog.h"
+#include "sim/mapping/kernel_looping.h"
 #include "sim/mapping/program.h"
 #include "sim/report/run_stats.h"
 #include "sim/workload/phase.h"
@@ -16,10 +17,13 @@ struct RunRequest {
   std::string hw;     // name or path
   Phase phase;
   std::vector<Override> overrides;
+  LoopingMode looping = LoopingMode::kOff;
 };
 
-// The programs of every step of the phase (decode: the KV cache grows by one each step).
-std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase);
+// The programs of every step of the phase (decode: the KV cache grows by one each step), for one
+// of the hardware's tensor-parallel sockets.
+std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase,
+                                    LoopingMode looping = LoopingMode::kOff);
 
 // Loads, maps, simulates and summarizes in this process. SystemC elaborates once per process:
 // call it at most once per process (run_isolated() forks for you).

@@ -21,6 +21,7 @@ std::string gpu_fusion_key(const Op& op) {
       {"attn_residual", "residual_norm"}, {"mlp_norm", "residual_norm"},
       {"gate_proj", "gate_up_proj"},   {"up_proj", "gate_up_proj"},
   };
+  // Collectives are NCCL kernels of their own (their role names them).
   auto it = kFused.find(op.role);
   return it == kFused.end() ? op.role : it->second;
 }
@@ -58,7 +59,7 @@ void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel)
   double activation_bytes = dtype_bytes(first.compute_dtype);
   double weight_bytes = first.weight_bytes / (static_cast<double>(first.n) * first.k);
   kernel.onchip_bytes = static_cast<double>(kernel.tiles) * kGemmTile * k *
-                        (activation_bytes + weight_bytes);
+                             (activation_bytes + weight_bytes);
 }
 
 void tile_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
@@ -97,7 +98,10 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   program.kernels = form_kernels(graph, gpu_fusion_key);
   for (Kernel& kernel : program.kernels) {
     OpKind kind = graph.op(kernel.ops.front()).kind;
-    if (kind == OpKind::kMatMul) {
+    if (kind == OpKind::kAllReduce || kind == OpKind::kAllGather) {
+      // One CTA per link channel; the time is the link's, the SMs barely work.
+      kernel.tiles = 1;
+    } else if (kind == OpKind::kMatMul) {
       tile_matmul(graph, gpu, kernel);
     } else if (kind == OpKind::kAttentionScores) {
       tile_attention(graph, gpu, kernel);

@@ -1,13 +1,22 @@
 #include "sim/mapping/kernel_formation.h"
 
+#include <fmt/format.h>
+
 #include <set>
 
 namespace dfsim {
 
 namespace {
 
-// Sums the work of `kernel.ops` and the bytes crossing its boundary. A tensor read by several
-// ops of the kernel is read once; a tensor written and consumed only inside stays on chip.
+Collective collective_of(OpKind kind) {
+  if (kind == OpKind::kAllReduce) return Collective::kAllReduce;
+  if (kind == OpKind::kAllGather) return Collective::kAllGather;
+  return Collective::kNone;
+}
+
+// Sums the work of `kernel.ops`, one stage per op, and the bytes crossing the kernel boundary:
+// a tensor read by several ops of the kernel is read once; a tensor written and consumed only
+// inside stays on chip. Crossing bytes are charged to the op that reads or writes them.
 void account(const WorkloadGraph& workload, Kernel& kernel) {
   const auto& graph = workload.graph();
   std::set<std::size_t> members(kernel.ops.begin(), kernel.ops.end());
@@ -15,21 +24,30 @@ void account(const WorkloadGraph& workload, Kernel& kernel) {
   std::set<std::string> written_tensors;
   for (std::size_t id : kernel.ops) {
     const Op& op = workload.op(id);
-    kernel.flops += op.flops;
-    kernel.matmul_flops += op.matmul_flops;
-    kernel.dram_read_bytes += op.weight_bytes + op.cache_read_bytes + op.external_read_bytes;
-    kernel.dram_write_bytes += op.cache_write_bytes + op.external_write_bytes;
-    kernel.compute_dtype = op.compute_dtype;
+    Stage stage;
+    stage.name = op.role;
+    Work& work = stage.work;
+    work.flops = op.flops;
+    work.matmul_flops = op.matmul_flops;
+    work.dram_read_bytes = op.weight_bytes + op.cache_read_bytes + op.external_read_bytes;
+    work.dram_write_bytes = op.cache_write_bytes + op.external_write_bytes;
+    work.collective_bytes = op.collective_bytes;
+    work.collective = collective_of(op.kind);
     for (auto [it, end] = boost::in_edges(id, graph); it != end; ++it) {
       const Tensor& tensor = graph[*it];
       if (!members.count(boost::source(*it, graph)) && read_tensors.insert(tensor.name).second)
-        kernel.dram_read_bytes += tensor.bytes();
+        work.dram_read_bytes += tensor.bytes();
     }
     for (auto [it, end] = boost::out_edges(id, graph); it != end; ++it) {
       const Tensor& tensor = graph[*it];
       if (!members.count(boost::target(*it, graph)) && written_tensors.insert(tensor.name).second)
-        kernel.dram_write_bytes += tensor.bytes();
+        work.dram_write_bytes += tensor.bytes();
     }
+    static_cast<Work&>(kernel) += work;
+    kernel.compute_dtype = op.compute_dtype;
+    kernel.signature += fmt::format("{}:{}x{}x{}x{}:{}:{};", op.role, op.m, op.n, op.k, op.groups,
+                                    op.weight_bytes, op.cache_read_bytes);
+    kernel.stages.push_back(std::move(stage));
   }
 }
 

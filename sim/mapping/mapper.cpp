@@ -1,11 +1,28 @@
 #include "sim/mapping/mapper.h"
 
+#include "sim/mapping/dataflow_mapper.h"
 #include "sim/mapping/gpu_mapper.h"
 
 namespace dfsim {
 
-Program map_program(const WorkloadGraph& graph, const HwConfig& hw) {
-  return std::visit([&](const auto& spec) { return map_to_gpu(graph, spec); }, hw.spec);
+namespace {
+
+struct FamilyMapper {
+  const WorkloadGraph& graph;
+  Program operator()(const GpuSpec& gpu) const { return map_to_gpu(graph, gpu); }
+  Program operator()(const DataflowSpec& chip) const { return map_to_dataflow(graph, chip); }
+};
+
+LoopScope loop_scope(const HwConfig& hw) {
+  return hw.gpu() ? LoopScope::kWholeStep : LoopScope::kIdenticalRuns;
+}
+
+}  // namespace
+
+Program map_program(const WorkloadGraph& graph, const HwConfig& hw, LoopingMode looping) {
+  Program program = std::visit(FamilyMapper{graph}, hw.spec);
+  apply_kernel_looping(program, looping, loop_scope(hw));
+  return program;
 }
 
 }  // namespace dfsim

@@ -31,6 +31,8 @@ json to_json(const RunStats& s) {
           {"context", s.context},
           {"tokens", s.tokens},
           {"weight_dtype", s.weight_dtype},
+          {"looping", s.looping},
+          {"sockets", s.sockets},
           {"time_s", s.time_s},
           {"time_per_step_s", s.time_per_step_s},
           {"cycles", s.cycles},
@@ -60,6 +62,8 @@ RunStats run_stats_from_json(const json& j) {
   j.at("context").get_to(s.context);
   j.at("tokens").get_to(s.tokens);
   j.at("weight_dtype").get_to(s.weight_dtype);
+  j.at("looping").get_to(s.looping);
+  j.at("sockets").get_to(s.sockets);
   j.at("time_s").get_to(s.time_s);
   j.at("time_per_step_s").get_to(s.time_per_step_s);
   j.at("cycles").get_to(s.cycles);
@@ -98,9 +102,9 @@ std::string format_table(const RunStats& s, int max_kernels) {
   auto duration = [](double v) { return format_quantity(v, Dimension::kDuration); };
   auto percent = [](double v) { return fmt::format("{:.1f} %", 100.0 * v); };
   std::string out;
-  out += fmt::format("dfsim run: {} on {}, {} (batch {}, {} {}, {} weights)\n", s.model, s.hw,
-                     s.phase, s.batch, s.phase == "decode" ? "context" : "prompt", s.context,
-                     s.weight_dtype);
+  out += fmt::format("dfsim run: {} on {}, {} (batch {}, {} {}, {} weights, looping {})\n",
+                     s.model, s.hw, s.phase, s.batch, s.phase == "decode" ? "context" : "prompt",
+                     s.context, s.weight_dtype, s.looping);
   auto row = [&](std::string_view name, const std::string& value) {
     out += fmt::format("  {:<28}{}\n", name, value);
   };
@@ -143,7 +147,7 @@ std::string format_table(const RunStats& s, int max_kernels) {
 
 namespace {
 constexpr const char* kCsvColumns[] = {
-    "model", "hw", "phase", "batch", "context", "tokens", "weight_dtype", "time_s",
+    "model", "hw", "phase", "batch", "context", "tokens", "weight_dtype", "looping", "sockets", "time_s",
     "time_per_step_s", "cycles", "tokens_per_second", "flops", "dram_bytes",
     "achieved_bandwidth_Bps", "bandwidth_utilization", "compute_utilization", "kernel_launches",
     "sync_boundaries", "sync_overhead_s", "sync_overhead_share"};

@@ -30,6 +30,8 @@ struct RunStats {
   std::int64_t context = 0;  // decode: tokens cached before the first step; prefill: prompt
   std::int64_t tokens = 0;   // decode: steps; prefill: prompt tokens processed per sequence
   std::string weight_dtype;
+  std::string looping = "off";  // kernel looping mode of the run
+  int sockets = 1;              // tensor-parallel sockets (GPUs); totals cover all of them
 
   double time_s = 0;
   double cycles = 0;

@@ -37,11 +37,15 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
   stats.peak_bandwidth_Bps = hw.peak_dram_bandwidth();
   stats.peak_flops = hw.peak_flops(model.activation_dtype);
 
+  stats.sockets = hw.sockets();
   stats.time_s = trace.end_time;
   stats.cycles = stats.time_s * stats.clock_hz;
-  stats.kernel_launches = static_cast<std::int64_t>(trace.kernels.size());
-  stats.sync_boundaries = stats.kernel_launches;  // every launch is preceded by a drain/launch gap
+  // A launch (kernel call) is a synchronization boundary; loop iterations inside a call are not.
+  for (const Program& program : steps) stats.kernel_launches += program.calls();
+  stats.sync_boundaries = stats.kernel_launches;
   stats.simulated_transfers = trace.transfers;
+  // The trace is one socket's; the others are symmetric, so totals scale by the sockets.
+  const double sockets = static_cast<double>(stats.sockets);
 
   // Per-kernel sums, keyed by position in the program (the same in every step).
   std::map<std::size_t, KernelStats> by_index;
@@ -53,10 +57,10 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
     entry.layer = kernel.layer;
     entry.calls += 1;
     entry.time_s += record.end - record.start;
-    entry.flops += record.flops;
-    entry.dram_bytes += record.dram_bytes;
-    stats.flops += record.flops;
-    stats.dram_bytes += record.dram_bytes;
+    entry.flops += record.flops * sockets;
+    entry.dram_bytes += record.dram_bytes * sockets;
+    stats.flops += record.flops * sockets;
+    stats.dram_bytes += record.dram_bytes * sockets;
     if (record.dram_first_byte >= 0) {
       double overhead = idle_streaming_time(trace.dram_rate, trace.streaming_bandwidth,
                                             previous_last_byte, record.dram_first_byte);

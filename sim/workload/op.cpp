@@ -14,6 +14,8 @@ std::string_view op_kind_name(OpKind kind) {
     case OpKind::kAttentionValues: return "attention_values";
     case OpKind::kSwiGlu: return "swiglu";
     case OpKind::kAdd: return "add";
+    case OpKind::kAllReduce: return "all_reduce";
+    case OpKind::kAllGather: return "all_gather";
   }
   return "?";
 }

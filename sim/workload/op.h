@@ -22,6 +22,8 @@ enum class OpKind {
   kAttentionValues,   // probabilities x cached values
   kSwiGlu,            // silu(gate) * up
   kAdd,               // residual connection
+  kAllReduce,         // sum a tensor over the tensor-parallel ranks (after row-parallel matmuls)
+  kAllGather,         // concatenate each rank's slice (the vocabulary-parallel logits)
 };
 
 std::string_view op_kind_name(OpKind kind);
@@ -54,6 +56,7 @@ struct Op {
   double cache_write_bytes = 0; // KV-cache bytes written
   double external_read_bytes = 0;   // inputs from outside the graph (token ids)
   double external_write_bytes = 0;  // outputs leaving the graph (logits)
+  double collective_bytes = 0;      // collectives: the full tensor each rank ends up with
   Dtype compute_dtype = Dtype::kBf16;
 };
 

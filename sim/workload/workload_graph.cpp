@@ -4,6 +4,8 @@
 #include <iterator>
 #include <string>
 
+#include "sim/common/error.h"
+
 namespace dfsim {
 
 WorkloadGraph::OpId WorkloadGraph::add_op(Op op) { return boost::add_vertex(std::move(op), graph_); }
@@ -71,13 +73,21 @@ namespace {
 // - residual add: 1 per element.
 // Bytes: weights are read once per step; the KV cache of every attended position is read once
 // per kv head (a GQA kernel shares it among the heads of a group); activations are the edges.
+// Tensor parallelism over R ranks: each rank holds heads/R query heads and max(1, kv_heads/R)
+// kv heads (kv heads are replicated when there are fewer than ranks), intermediate/R MLP
+// columns and vocab/R LM-head rows; norms, residuals and the embedding are replicated.
 class DecoderBuilder {
  public:
-  DecoderBuilder(const ModelSpec& model, const StepShape& step)
+  DecoderBuilder(const ModelSpec& model, const StepShape& step, int ranks)
       : model_(model),
         step_(step),
+        ranks_(ranks),
         tokens_(step.batch * step.new_tokens),
-        act_(model.activation_dtype) {}
+        act_(model.activation_dtype),
+        heads_(model.num_attention_heads / ranks),
+        kv_heads_(std::max<std::int64_t>(1, model.num_key_value_heads / ranks)),
+        intermediate_(ceil_div(model.intermediate_size, ranks)),
+        vocab_(ceil_div(model.vocab_size, ranks)) {}
 
   WorkloadGraph build() {
     OpId x = embedding();
@@ -93,6 +103,23 @@ class DecoderBuilder {
     return Tensor{name, {rows, width}, act_};
   }
   static Tensor dependency(const std::string& name) { return Tensor{name, {0}, Dtype::kBf16}; }
+  static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+  // Ring collective over the ranks after `producer`; returns the op whose output carries on.
+  OpId collective(const std::string& role, OpKind kind, int layer, OpId producer,
+                  const Tensor& partial, double full_bytes, double external_write_bytes = 0) {
+    if (ranks_ == 1) return producer;
+    Op op = base(role, kind, layer);
+    op.external_write_bytes = external_write_bytes;
+    op.m = partial.shape.front();
+    op.n = partial.shape.back();
+    op.collective_bytes = full_bytes;
+    // An all-reduce adds the R partial tensors: additions per element.
+    if (kind == OpKind::kAllReduce) op.flops = static_cast<double>(partial.elements()) * (ranks_ - 1);
+    OpId id = graph_.add_op(std::move(op));
+    graph_.add_tensor(producer, id, partial);
+    return id;
+  }
 
   Op base(const std::string& role, OpKind kind, int layer) const {
     Op op;
@@ -150,9 +177,9 @@ class DecoderBuilder {
 
   OpId decoder_layer(int layer, OpId x) {
     const std::int64_t h = model_.hidden_size;
-    const std::int64_t q_width = model_.q_width();
-    const std::int64_t kv_width = model_.kv_width();
-    const std::int64_t inter = model_.intermediate_size;
+    const std::int64_t q_width = heads_ * model_.head_dim;
+    const std::int64_t kv_width = kv_heads_ * model_.head_dim;
+    const std::int64_t inter = intermediate_;
     const std::string prefix = "layer" + std::to_string(layer) + ".";
     const Tensor residual_in = activation(prefix + "input", tokens_, h);
 
@@ -184,15 +211,14 @@ class DecoderBuilder {
     const std::int64_t n = step_.new_tokens;
     const std::int64_t keys = step_.past + n;
     const double pairs = static_cast<double>(n) * step_.past + n * (n + 1) / 2.0;
-    const double head_pairs = pairs * step_.batch * model_.num_attention_heads;
+    const double head_pairs = pairs * step_.batch * heads_;
     const double cache_bytes_one = static_cast<double>(step_.batch) * keys * kv_width *
                                    dtype_bytes(model_.kv_cache_dtype);  // K or V of all keys
-    const Tensor scores_tensor{prefix + "scores", {step_.batch, model_.num_attention_heads, n, keys},
-                               act_};
+    const Tensor scores_tensor{prefix + "scores", {step_.batch, heads_, n, keys}, act_};
 
     Op scores_op = base("attention_scores", OpKind::kAttentionScores, layer);
     scores_op.m = n;
-    scores_op.groups = step_.batch * model_.num_attention_heads;
+    scores_op.groups = step_.batch * heads_;
     scores_op.n = keys;
     scores_op.k = model_.head_dim;
     scores_op.matmul_flops = 2.0 * model_.head_dim * head_pairs;
@@ -204,7 +230,7 @@ class DecoderBuilder {
 
     Op softmax_op = base("softmax", OpKind::kSoftmax, layer);
     softmax_op.m = n;
-    softmax_op.groups = step_.batch * model_.num_attention_heads;
+    softmax_op.groups = step_.batch * heads_;
     softmax_op.n = keys;
     softmax_op.flops = 5.0 * head_pairs;
     OpId softmax = graph_.add_op(std::move(softmax_op));
@@ -212,7 +238,7 @@ class DecoderBuilder {
 
     Op values_op = base("attention_values", OpKind::kAttentionValues, layer);
     values_op.m = n;
-    values_op.groups = step_.batch * model_.num_attention_heads;
+    values_op.groups = step_.batch * heads_;
     values_op.n = model_.head_dim;
     values_op.k = keys;
     values_op.flops = values_op.matmul_flops = 2.0 * model_.head_dim * head_pairs;
@@ -225,8 +251,12 @@ class DecoderBuilder {
 
     OpId o = matmul("o_proj", layer, tokens_, q_width, h);
     graph_.add_tensor(values, o, activation(prefix + "attention", tokens_, q_width));
+    const Tensor o_out = activation(prefix + "o", tokens_, h);
+    OpId o_reduced =
+        collective("attn_all_reduce", OpKind::kAllReduce, layer, o, o_out, o_out.bytes());
     OpId attn_residual = add("attn_residual", layer);
-    graph_.add_tensor(o, attn_residual, activation(prefix + "o", tokens_, h));
+    graph_.add_tensor(o_reduced, attn_residual,
+                      ranks_ == 1 ? o_out : activation(prefix + "o_reduced", tokens_, h));
     graph_.add_tensor(x, attn_residual, residual_in);
 
     const Tensor hidden_mid = activation(prefix + "hidden", tokens_, h);
@@ -248,8 +278,12 @@ class DecoderBuilder {
 
     OpId down = matmul("down_proj", layer, tokens_, inter, h);
     graph_.add_tensor(swiglu, down, activation(prefix + "swiglu", tokens_, inter));
+    const Tensor down_out = activation(prefix + "down", tokens_, h);
+    OpId down_reduced =
+        collective("mlp_all_reduce", OpKind::kAllReduce, layer, down, down_out, down_out.bytes());
     OpId mlp_residual = add("mlp_residual", layer);
-    graph_.add_tensor(down, mlp_residual, activation(prefix + "down", tokens_, h));
+    graph_.add_tensor(down_reduced, mlp_residual,
+                      ranks_ == 1 ? down_out : activation(prefix + "down_reduced", tokens_, h));
     graph_.add_tensor(attn_residual, mlp_residual, hidden_mid);
     return mlp_residual;
   }
@@ -261,23 +295,41 @@ class DecoderBuilder {
     // Prefill computes logits only for the last position of each sequence, as serving stacks
     // (vLLM, llama.cpp, TensorRT-LLM) do; decode has one position anyway.
     const std::int64_t rows = step_.prefill ? step_.batch : tokens_;
-    const double logits_bytes = static_cast<double>(rows) * model_.vocab_size * 4.0;  // fp32
-    OpId lm_head = matmul("lm_head", -1, rows, h, model_.vocab_size, !model_.tie_word_embeddings,
-                          logits_bytes);
+    // fp32 logits; with tensor parallelism each rank computes a vocabulary slice and the slices
+    // are gathered.
+    const double logits_bytes = static_cast<double>(rows) * model_.vocab_size * 4.0;
+    const double slice_bytes = static_cast<double>(rows) * vocab_ * 4.0;
+    OpId lm_head = matmul("lm_head", -1, rows, h, vocab_, !model_.tie_word_embeddings,
+                          ranks_ == 1 ? logits_bytes : 0.0);
     graph_.add_tensor(norm, lm_head, activation("final_norm.out", rows, h));
+    if (ranks_ > 1) {
+      collective("logits_all_gather", OpKind::kAllGather, -1, lm_head,
+                 Tensor{"logits_slice", {rows, vocab_}, Dtype::kFp32}, logits_bytes, logits_bytes);
+    }
   }
 
   const ModelSpec& model_;
   StepShape step_;
+  int ranks_;
   std::int64_t tokens_;
   Dtype act_;
+  std::int64_t heads_;
+  std::int64_t kv_heads_;
+  std::int64_t intermediate_;
+  std::int64_t vocab_;
   WorkloadGraph graph_;
 };
 
 }  // namespace
 
-WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step) {
-  return DecoderBuilder(model, step).build();
+WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step,
+                                  int tensor_parallel) {
+  if (tensor_parallel < 1 || model.num_attention_heads % tensor_parallel != 0) {
+    throw InputError("tensor parallelism over " + std::to_string(tensor_parallel) +
+                     " sockets needs num_attention_heads (" +
+                     std::to_string(model.num_attention_heads) + ") divisible by it");
+  }
+  return DecoderBuilder(model, step, tensor_parallel).build();
 }
 
 }  // namespace dfsim

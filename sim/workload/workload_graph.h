@@ -41,7 +41,12 @@ class WorkloadGraph {
   Graph graph_;
 };
 
-// One forward step of a llama-style decoder for the given step shape.
-WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step);
+// One forward step of a llama-style decoder for the given step shape, as executed by one of
+// `tensor_parallel` ranks (Megatron-style sharding: q/k/v, gate and up split by columns, o and
+// down by rows followed by an all-reduce, the LM head split over the vocabulary followed by an
+// all-gather). With tensor_parallel == 1 the graph is the whole model and has no collectives.
+// Throws InputError when the heads do not divide over the ranks.
+WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step,
+                                  int tensor_parallel = 1);
 
 }  // namespace dfsim
