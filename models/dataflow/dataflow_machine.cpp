@@ -79,6 +79,7 @@ void DataflowMachine::host() {
         record.boundary_begin = k == 0 ? boundary_begin : -1;
         record.dram_bytes = kernel.dram_bytes();
         record.flops = kernel.flops;
+        record.name = kernel.name;
         for (std::int64_t chunk = 0; chunk < kernel.token_chunks; ++chunk) {
           for (const Stage& stage : kernel.stages) {
             Load& load = loads_.emplace_back();

@@ -87,6 +87,7 @@ void GpuDispatcher::run() {
       record.boundary_begin = now_seconds();
       record.dram_bytes = kernel.dram_bytes();
       record.flops = kernel.flops;
+      record.name = kernel.name;
       const double gap = kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap;
       if (gap > 0) wait(sc_time(gap, SC_SEC));
       record.start = now_seconds();

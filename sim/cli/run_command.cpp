@@ -1,11 +1,16 @@
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <fstream>
 #include <memory>
 
 #include "sim/cli/commands.h"
 #include "sim/common/error.h"
+#include "sim/common/units.h"
+#include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
 #include "sim/report/report.h"
+#include "sim/report/timeline.h"
 
 namespace dfsim {
 
@@ -23,7 +28,92 @@ struct RunOptions {
   std::string format = "table";
   std::string out;
   std::string looping = "off";
+  bool compare_looping = false;
+  std::string trace;     // Perfetto / Chrome trace events
+  std::string timeline;  // SVG of the first layers
+  int timeline_layers = 3;
 };
+
+// Writes `text` to `path` through a temporary file, so a reader never sees half a file.
+void write_file(const std::string& path, const std::string& text, const char* option) {
+  std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::trunc);
+    file << text;
+    if (!file) throw InputError(std::string(option) + " " + path + ": cannot write");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    throw InputError(std::string(option) + " " + path + ": cannot write");
+  }
+}
+
+// Runs one variant in a child process; the child hands back the stats and as much of the trace
+// as the outputs need.
+RunResult run_variant(const RunRequest& request, const RunOptions& options) {
+  nlohmann::json reply = run_in_child([&] {
+    RunResult result = run_simulation_traced(request);
+    SimulationTrace trace;
+    if (!options.trace.empty()) {
+      trace = std::move(result.trace);
+    } else if (!options.timeline.empty()) {
+      trace = trace_window(result.trace, 0, first_layers_end(result.trace, options.timeline_layers));
+    }
+    return nlohmann::json{{"stats", to_json(result.stats)}, {"trace", trace_to_json(trace)}};
+  });
+  return {run_stats_from_json(reply["stats"]), trace_from_json(reply["trace"])};
+}
+
+void write_timelines(const RunOptions& options,
+                     const std::vector<std::pair<std::string, RunResult>>& runs) {
+  if (!options.trace.empty()) {
+    nlohmann::json events = nlohmann::json::array();
+    int pid = 1;
+    for (const auto& [label, run] : runs) {
+      for (auto& event : perfetto_events(run.trace, label, pid)) events.push_back(event);
+      ++pid;
+    }
+    write_file(options.trace, perfetto_file(events), "--trace");
+  }
+  if (!options.timeline.empty()) {
+    std::vector<std::pair<std::string, SimulationTrace>> rows;
+    double end = 0;
+    for (const auto& [label, run] : runs) {
+      double run_end = first_layers_end(run.trace, options.timeline_layers);
+      end = std::max(end, run_end);
+      rows.emplace_back(label, trace_window(run.trace, 0, run_end));
+    }
+    const RunStats& stats = runs.front().second.stats;
+    std::string title = fmt::format("{} on {}: first {} decoder layers of a {} step", stats.model,
+                                    stats.hw, options.timeline_layers, stats.phase);
+    write_file(options.timeline,
+               timeline_svg(rows, end, stats.peak_bandwidth_Bps / stats.sockets, title),
+               "--timeline");
+  }
+}
+
+// Both variants of a run, looping off and on, as one table.
+std::string format_comparison(const RunStats& off, const RunStats& on) {
+  auto duration = [](double v) { return format_quantity(v, Dimension::kDuration); };
+  auto percent = [](double v) { return fmt::format("{:.1f} %", 100.0 * v); };
+  std::string out = fmt::format(
+      "dfsim run --compare-looping: {} on {}, {} (batch {}, {} {}, {} tokens)\n", off.model,
+      off.hw, off.phase, off.batch, off.phase == "decode" ? "context" : "prompt", off.context,
+      off.tokens);
+  auto row = [&](std::string_view name, const std::string& a, const std::string& b) {
+    out += fmt::format("  {:<28}{:>16}{:>16}\n", name, a, b);
+  };
+  row("", "looping off", "looping on");
+  row("time per token (step)", duration(off.time_per_step_s), duration(on.time_per_step_s));
+  row("tokens per second", fmt::format("{:.2f}", off.tokens_per_second),
+      fmt::format("{:.2f}", on.tokens_per_second));
+  row("bandwidth utilization", percent(off.bandwidth_utilization), percent(on.bandwidth_utilization));
+  row("sync boundaries", fmt::format("{}", off.sync_boundaries), fmt::format("{}", on.sync_boundaries));
+  row("sync overhead", duration(off.sync_overhead_s), duration(on.sync_overhead_s));
+  row("sync overhead share", percent(off.sync_overhead_share), percent(on.sync_overhead_share));
+  out += fmt::format("  {:<28}{:>32}\n", "speedup from looping",
+                     fmt::format("{:.3f}x", off.time_s / on.time_s));
+  return out;
+}
 
 int run(const RunOptions& options) {
   RunRequest request;
@@ -48,24 +138,41 @@ int run(const RunOptions& options) {
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
   request.looping = *parse_looping_mode(options.looping);
 
-  RunStats stats = run_simulation(request);
   ReportFormat format = options.format == "json"  ? ReportFormat::kJson
                         : options.format == "csv" ? ReportFormat::kCsv
                                                   : ReportFormat::kTable;
-  std::string text = format_report(stats, format);
+  std::string text;
+  if (options.compare_looping) {
+    // SystemC elaborates once per process: each variant runs in a child of its own.
+    RunRequest off = request;
+    off.looping = LoopingMode::kOff;
+    RunRequest on = request;
+    on.looping = request.looping == LoopingMode::kOff ? LoopingMode::kOn : request.looping;
+    RunResult off_run = run_variant(off, options);
+    RunResult on_run = run_variant(on, options);
+    const RunStats& off_stats = off_run.stats;
+    const RunStats& on_stats = on_run.stats;
+    write_timelines(options, {{"looping off", off_run}, {"looping on", on_run}});
+    if (format == ReportFormat::kTable) {
+      text = format_comparison(off_stats, on_stats);
+    } else if (format == ReportFormat::kJson) {
+      nlohmann::json both = {{"looping_off", to_json(off_stats)},
+                             {"looping_on", to_json(on_stats)},
+                             {"speedup", off_stats.time_s / on_stats.time_s}};
+      text = both.dump(2) + "\n";
+    } else {
+      text = format_csv(off_stats) + format_csv(on_stats, false);
+    }
+  } else {
+    RunResult run = run_simulation_traced(request);
+    write_timelines(options, {{"looping " + run.stats.looping, run}});
+    text = format_report(run.stats, format);
+  }
   if (options.out.empty()) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
-  std::string temporary = options.out + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << text;
-    if (!file) throw InputError("--out " + options.out + ": cannot write");
-  }
-  if (std::rename(temporary.c_str(), options.out.c_str()) != 0) {
-    throw InputError("--out " + options.out + ": cannot write");
-  }
+  write_file(options.out, text, "--out");
   return 0;
 }
 
@@ -97,9 +204,20 @@ Action add_run_command(CLI::App& app) {
                   "Kernel looping: off (default), on (loop identical layers; a GPU runs one "
                   "persistent megakernel per step) or auto (loop where legal)")
       ->check(CLI::IsMember({"off", "on", "auto"}));
+  cmd->add_flag("--compare-looping", options->compare_looping,
+                "Run with looping off and on (the --looping mode, 'on' by default), each in its "
+                "own process, and print them side by side with the speedup");
   cmd->add_option("--format", options->format, "table (default), json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   cmd->add_option("--out,-o", options->out, "Write the report to this file instead of stdout");
+  cmd->add_option("--trace", options->trace,
+                  "Write Chrome/Perfetto trace events (kernels, boundaries, HBM bandwidth) to "
+                  "this JSON file; open it in ui.perfetto.dev");
+  cmd->add_option("--timeline", options->timeline,
+                  "Draw the first layers' kernels and HBM bandwidth over time to this SVG file");
+  cmd->add_option("--timeline-layers", options->timeline_layers,
+                  "Decoder layers the --timeline shows (default 3)")
+      ->check(CLI::Range(1, 1000));
   return [options] { return run(*options); };
 }
 

@@ -18,7 +18,7 @@ std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, 
   return programs;
 }
 
-RunStats run_simulation(const RunRequest& request) {
+RunResult run_simulation_traced(const RunRequest& request) {
   check_override_prefixes(request.overrides);
   HwConfig hw = load_hw_config(request.hw, request.overrides);
   ModelSpec model = load_model_spec(request.model, request.overrides);
@@ -26,7 +26,9 @@ RunStats run_simulation(const RunRequest& request) {
   SimulationTrace trace = simulate(hw, programs);
   RunStats stats = summarize(trace, programs, model, hw, request.phase);
   stats.looping = std::string(looping_mode_name(request.looping));
-  return stats;
+  return {std::move(stats), std::move(trace)};
 }
+
+RunStats run_simulation(const RunRequest& request) { return run_simulation_traced(request).stats; }
 
 }  // namespace dfsim

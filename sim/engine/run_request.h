@@ -8,6 +8,7 @@
 #include "sim/mapping/kernel_looping.h"
 #include "sim/mapping/program.h"
 #include "sim/report/run_stats.h"
+#include "sim/report/simulation_trace.h"
 #include "sim/workload/phase.h"
 
 namespace dfsim {
@@ -25,8 +26,14 @@ struct RunRequest {
 std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, const Phase& phase,
                                     LoopingMode looping = LoopingMode::kOff);
 
+struct RunResult {
+  RunStats stats;
+  SimulationTrace trace;  // what the machine recorded (one socket)
+};
+
 // Loads, maps, simulates and summarizes in this process. SystemC elaborates once per process:
 // call it at most once per process (run_isolated() forks for you).
+RunResult run_simulation_traced(const RunRequest& request);
 RunStats run_simulation(const RunRequest& request);
 
 }  // namespace dfsim

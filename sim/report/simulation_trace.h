@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace dfsim {
@@ -11,6 +12,7 @@ namespace dfsim {
 struct KernelRecord {
   int step = 0;              // index of the program (decode step)
   std::size_t kernel = 0;    // index of the kernel in its program
+  std::string name;          // the kernel's name ("layer3.qkv_proj")
   double boundary_begin = 0; // the previous kernel had drained: the launch gap begins
   double start = 0;          // first tile issued
   double end = 0;            // last tile finished (grid drained)

@@ -85,8 +85,6 @@ class DecoderBuilder {
         tokens_(step.batch * step.new_tokens),
         act_(model.activation_dtype),
         heads_(model.num_attention_heads / ranks),
-        kv_heads_(std::max<std::int64_t>(1, model.num_key_value_heads / ranks)),
-        intermediate_(ceil_div(model.intermediate_size, ranks)),
         vocab_(ceil_div(model.vocab_size, ranks)) {}
 
   WorkloadGraph build() {
@@ -177,9 +175,11 @@ class DecoderBuilder {
 
   OpId decoder_layer(int layer, OpId x) {
     const std::int64_t h = model_.hidden_size;
+    const std::int64_t kv_heads =
+        std::max<std::int64_t>(1, model_.key_value_heads_of(layer) / ranks_);
     const std::int64_t q_width = heads_ * model_.head_dim;
-    const std::int64_t kv_width = kv_heads_ * model_.head_dim;
-    const std::int64_t inter = intermediate_;
+    const std::int64_t kv_width = kv_heads * model_.head_dim;
+    const std::int64_t inter = ceil_div(model_.intermediate_size_of(layer), ranks_);
     const std::string prefix = "layer" + std::to_string(layer) + ".";
     const Tensor residual_in = activation(prefix + "input", tokens_, h);
 
@@ -314,8 +314,6 @@ class DecoderBuilder {
   std::int64_t tokens_;
   Dtype act_;
   std::int64_t heads_;
-  std::int64_t kv_heads_;
-  std::int64_t intermediate_;
   std::int64_t vocab_;
   WorkloadGraph graph_;
 };
