@@ -290,11 +290,12 @@ class DecoderBuilder {
 
   void head(OpId x) {
     const std::int64_t h = model_.hidden_size;
-    OpId norm = rmsnorm("final_norm", -1, tokens_);
-    graph_.add_tensor(x, norm, activation("final_norm.in", tokens_, h));
     // Prefill computes logits only for the last position of each sequence, as serving stacks
-    // (vLLM, llama.cpp, TensorRT-LLM) do; decode has one position anyway.
+    // (vLLM, llama.cpp, TensorRT-LLM) do, and normalizes only those rows (llama.cpp selects them
+    // before the final norm); decode has one position anyway.
     const std::int64_t rows = step_.prefill ? step_.batch : tokens_;
+    OpId norm = rmsnorm("final_norm", -1, rows);
+    graph_.add_tensor(x, norm, activation("final_norm.in", rows, h));
     // fp32 logits; with tensor parallelism each rank computes a vocabulary slice and the slices
     // are gathered.
     const double logits_bytes = static_cast<double>(rows) * model_.vocab_size * 4.0;
@@ -326,6 +327,15 @@ WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step,
     throw InputError("tensor parallelism over " + std::to_string(tensor_parallel) +
                      " sockets needs num_attention_heads (" +
                      std::to_string(model.num_attention_heads) + ") divisible by it");
+  }
+  // Key/value heads are split over the ranks, or each replicated on a group of ranks.
+  for (std::int64_t layer = 0; layer < model.num_layers; ++layer) {
+    const std::int64_t kv_heads = model.key_value_heads_of(layer);
+    if (kv_heads % tensor_parallel != 0 && tensor_parallel % kv_heads != 0) {
+      throw InputError("tensor parallelism over " + std::to_string(tensor_parallel) +
+                       " sockets needs num_key_value_heads (" + std::to_string(kv_heads) +
+                       ") to divide it or be divisible by it");
+    }
   }
   return DecoderBuilder(model, step, tensor_parallel).build();
 }

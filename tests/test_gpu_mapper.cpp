@@ -1,0 +1,339 @@
+// Kernel formation and GPU tiling against hand derivations. Every expected number is written
+// out in the comment next to it; none is computed with the mapper's formulas.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sim/config/catalog.h"
+#include "sim/mapping/gpu_mapper.h"
+#include "sim/mapping/kernel_formation.h"
+#include "sim/workload/workload_graph.h"
+
+using dfsim::GpuSpec;
+using dfsim::Kernel;
+using dfsim::ModelSpec;
+using dfsim::Program;
+using dfsim::StepShape;
+using dfsim::WorkloadGraph;
+
+namespace {
+
+GpuSpec h100() {
+  const dfsim::HwConfig hw = dfsim::load_hw_config("h100-sxm", {});
+  REQUIRE(hw.gpu() != nullptr);
+  return *hw.gpu();
+}
+
+const Kernel& kernel_named(const Program& program, const std::string& name) {
+  for (const Kernel& kernel : program.kernels) {
+    if (kernel.name == name) return kernel;
+  }
+  FAIL("no kernel named " << name);
+  throw std::logic_error("unreachable");
+}
+
+WorkloadGraph::OpId find_op(const WorkloadGraph& graph, const std::string& name) {
+  for (WorkloadGraph::OpId id = 0; id < graph.op_count(); ++id) {
+    if (graph.op(id).name == name) return id;
+  }
+  FAIL("no op named " << name);
+  throw std::logic_error("unreachable");
+}
+
+double total_weight_bytes(const WorkloadGraph& graph, const Program& program) {
+  double bytes = 0;
+  for (const Kernel& kernel : program.kernels) {
+    for (std::size_t id : kernel.ops) bytes += graph.op(id).weight_bytes;
+  }
+  return bytes;
+}
+
+const char* const kLayerKernels[] = {"attn_norm", "qkv_proj",      "rope_kv_append", "attention",
+                                     "o_proj",    "residual_norm", "gate_up_proj",   "swiglu",
+                                     "down_proj", "mlp_residual"};
+// Graph ops fused into each of the kernels above: q/k/v, rope+kv_append,
+// scores+softmax+values, attn_residual+mlp_norm, gate+up; the others one op each.
+const std::size_t kLayerKernelOps[] = {1, 3, 2, 3, 1, 2, 2, 1, 1, 1};
+
+void check_kernel_list(const Program& program, int layers) {
+  REQUIRE(std::size(kLayerKernels) == 10);
+  // 10 kernels per layer + embedding, final_norm, lm_head.
+  REQUIRE(program.kernels.size() == static_cast<std::size_t>(10 * layers + 3));
+  CHECK(program.kernels.front().name == "embedding");
+  CHECK(program.kernels.front().layer == -1);
+  for (int layer = 0; layer < layers; ++layer) {
+    for (std::size_t i = 0; i < 10; ++i) {
+      const Kernel& kernel = program.kernels[1 + 10 * layer + i];
+      CHECK(kernel.name == "layer" + std::to_string(layer) + "." + kLayerKernels[i]);
+      CHECK(kernel.role == kLayerKernels[i]);
+      CHECK(kernel.layer == layer);
+      CHECK(kernel.ops.size() == kLayerKernelOps[i]);
+    }
+  }
+  CHECK(program.kernels[program.kernels.size() - 2].name == "final_norm");
+  CHECK(program.kernels.back().name == "lm_head");
+  // Every op lands in exactly one kernel, in graph order.
+  std::size_t next = 0;
+  for (const Kernel& kernel : program.kernels) {
+    for (std::size_t id : kernel.ops) CHECK(id == next++);
+  }
+  CHECK(next == static_cast<std::size_t>(17 * layers + 3));
+}
+
+}  // namespace
+
+TEST_CASE("h100-sxm has 132 SMs", "[mapper]") {
+  CHECK(h100().sm_count == 132);
+}
+
+TEST_CASE("GPU kernels of a tiny-llama decode step", "[mapper]") {
+  // tiny-llama: h 64, I 128, 2 layers, 4 heads / 2 KV heads of 16 (q_width 64, kv_width 32),
+  // vocab 256, bf16. Decode: batch 1, 1 new token, past 7 (8 keys).
+  const ModelSpec model = dfsim::load_model_spec("tiny-llama", {});
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 7, false});
+  const Program program = dfsim::map_to_gpu(graph, h100());
+
+  SECTION("kernel names and fused ops") {
+    check_kernel_list(program, 2);
+  }
+
+  SECTION("FLOPs and weight bytes are conserved") {
+    // Total 188,111 FLOPs (derived in test_workload_graph.cpp: 180,224 projections +
+    // 4,480 attention + 3,407 elementwise).
+    double flops = 0, matmul_flops = 0;
+    for (const Kernel& kernel : program.kernels) {
+      flops += kernel.flops;
+      matmul_flops += kernel.matmul_flops;
+    }
+    CHECK(flops == graph.total_flops());
+    CHECK(flops == 188'111.0);
+    // Tensor-core part: 180,224 projections + 2 layers * (1,024 + 1,024) attention = 184,320.
+    CHECK(matmul_flops == 184'320.0);
+    // Weights: matmuls 2 B * 90,112 parameters = 180,224; 5 norms * 64 * 2 = 640; embedding
+    // row 64 * 2 = 128 -> 180,992.
+    CHECK(total_weight_bytes(graph, program) == 180'992.0);
+  }
+
+  SECTION("DRAM bytes of each kernel of layer 0") {
+    // Rows are bf16: [1, 64] = 128 B, [1, 32] = 64 B, [1, 128] = 256 B.
+    struct Expected {
+      const char* name;
+      double read, write;
+    };
+    const Expected expected[] = {
+        // weights 1*64*2 = 128 + token id 4; writes layer0.input once.
+        {"embedding", 132, 128},
+        // weight 128 + input 128; writes attn_norm.out 128.
+        {"layer0.attn_norm", 256, 128},
+        // weights q 8,192 + k 4,096 + v 4,096 + attn_norm.out once 128 = 16,512;
+        // writes q 128 + k 64 + v 64 = 256.
+        {"layer0.qkv_proj", 16'512, 256},
+        // reads q 128 + k 64 + v 64 = 256 (k_rotated stays inside); writes the cache
+        // 2 * 1 * 32 * 2 = 128 and q_rotated 128 = 256.
+        {"layer0.rope_kv_append", 256, 256},
+        // K cache 1*8*32*2 = 512 + V cache 512 + q_rotated 128 = 1,152; writes attention 128.
+        {"layer0.attention", 1'152, 128},
+        // weights 64*64*2 = 8,192 + input 128; writes o 128.
+        {"layer0.o_proj", 8'320, 128},
+        // o 128 + layer0.input 128 + mlp_norm weight 128 = 384; writes hidden 128 (read again
+        // by mlp_residual) + mlp_norm.out 128 = 256.
+        {"layer0.residual_norm", 384, 256},
+        // weights 2 * 64*128*2 = 32,768 + mlp_norm.out once 128; writes gate 256 + up 256.
+        {"layer0.gate_up_proj", 32'896, 512},
+        // gate 256 + up 256; writes 256.
+        {"layer0.swiglu", 512, 256},
+        // weights 128*64*2 = 16,384 + input 256; writes 128.
+        {"layer0.down_proj", 16'640, 128},
+        // down 128 + hidden 128; writes layer1.input once 128.
+        {"layer0.mlp_residual", 256, 128},
+        // weight 128 + input 128; writes 128.
+        {"final_norm", 256, 128},
+        // weights 256*64*2 = 32,768 + input 128; writes fp32 logits 1*256*4 = 1,024.
+        {"lm_head", 32'896, 1'024},
+    };
+    for (const Expected& e : expected) {
+      INFO(e.name);
+      const Kernel& kernel = kernel_named(program, e.name);
+      CHECK(kernel.dram_read_bytes == e.read);
+      CHECK(kernel.dram_write_bytes == e.write);
+    }
+    // Whole step. Layer reads: 256 + 16,512 + 256 + 1,152 + 8,320 + 384 + 32,896 + 512 +
+    // 16,640 + 256 = 77,184; layer writes: 128 + 256 + 256 + 128 + 128 + 256 + 512 + 256 +
+    // 128 + 128 = 2,176. Reads 132 + 2 * 77,184 + 256 + 32,896 = 187,652;
+    // writes 128 + 2 * 2,176 + 128 + 1,024 = 5,632.
+    double read = 0, write = 0;
+    for (const Kernel& kernel : program.kernels) {
+      read += kernel.dram_read_bytes;
+      write += kernel.dram_write_bytes;
+    }
+    CHECK(read == 187'652.0);
+    CHECK(write == 5'632.0);
+  }
+
+  SECTION("the fused attention kernel keeps scores and probabilities on chip") {
+    const Kernel& attention = kernel_named(program, "layer1.attention");
+    // 1,152 read + 128 written (above) = 1,280 B.
+    CHECK(attention.dram_bytes() == 1'280.0);
+    // Run alone, the three ops also write and read scores and probabilities, each
+    // [1, 4, 1, 8] = 32 elements * 2 B = 64 B: scores 512 + 128 + 64 = 704, softmax 64 + 64 =
+    // 128, values 512 + 64 + 128 = 704 -> 1,536 = 1,280 + 4 * 64.
+    double standalone = 0;
+    for (std::size_t id : attention.ops) standalone += graph.standalone_bytes(id);
+    CHECK(standalone == 1'536.0);
+  }
+
+  SECTION("tiling") {
+    // Decode matmuls have 1 row: GEMV, one persistent CTA per SM.
+    for (const char* name : {"layer0.qkv_proj", "layer1.o_proj", "layer0.gate_up_proj",
+                             "layer1.down_proj", "lm_head"}) {
+      INFO(name);
+      CHECK(kernel_named(program, name).tiles == 132);
+      CHECK(kernel_named(program, name).tiles_per_unit == 1);
+    }
+    // FlashDecoding: batch 1 * 4 heads = 4 (sequence, head) pairs; ceil(132 / 4) = 33 splits
+    // wanted, but 8 keys allow at most ceil(8 / 256) = 1 split -> 4 tiles.
+    CHECK(kernel_named(program, "layer0.attention").tiles == 4);
+    CHECK(kernel_named(program, "layer0.attention").tiles_per_unit == 2);
+    // Elementwise: ceil(elements / 2048), at least 1; rows of 64 or 128 elements -> 1 tile,
+    // 8 resident per SM.
+    CHECK(kernel_named(program, "layer0.swiglu").tiles == 1);
+    CHECK(kernel_named(program, "layer0.swiglu").tiles_per_unit == 8);
+  }
+}
+
+TEST_CASE("GPU kernels of a Llama-2-7B decode step", "[mapper]") {
+  // llama2-7b: h 4096, I 11008, 32 layers, 32 heads = 32 KV heads of 128, vocab 32000, fp16.
+  // Decode: batch 1, 1 new token, past 127 (128 keys).
+  const ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false});
+  const Program program = dfsim::map_to_gpu(graph, h100());
+
+  check_kernel_list(program, 32);
+
+  // FLOPs: 2 * 6,607,077,376 matmul parameters (6,738,415,616 minus embeddings 131,072,000
+  // minus 65 norms * 4096 = 266,240) = 13,214,154,752; attention per layer 1,052,672 +
+  // 20,480 + 1,048,576 = 2,121,728, * 32 = 67,895,296; elementwise per layer 2 * 16,387 +
+  // 24,576 + 55,040 + 2 * 4,096 = 120,582, * 32 = 3,858,624; final norm 16,387.
+  // Total 13,285,925,059.
+  double flops = 0;
+  for (const Kernel& kernel : program.kernels) flops += kernel.flops;
+  CHECK(flops == graph.total_flops());
+  CHECK(flops == 13'285'925'059.0);
+  // Weights: 6,607,077,376 * 2 B = 13,214,154,752 + norms 266,240 * 2 = 532,480 + embedding
+  // row 4096 * 2 = 8,192 -> 13,214,695,424 B.
+  CHECK(total_weight_bytes(graph, program) == 13'214'695'424.0);
+
+  // qkv_proj reads the normed activation once: weights 3 * 4096 * 4096 * 2 = 100,663,296 +
+  // one [1, 4096] fp16 row 8,192 = 100,671,488 (three reads would be 100,687,872).
+  const Kernel& qkv = kernel_named(program, "layer7.qkv_proj");
+  CHECK(qkv.dram_read_bytes == 100'671'488.0);
+  // Writes q, k, v: 3 * 8,192 = 24,576.
+  CHECK(qkv.dram_write_bytes == 24'576.0);
+  // The three fused projections: 3 * 33,554,432 = 100,663,296 FLOPs.
+  CHECK(qkv.flops == 100'663'296.0);
+
+  // Fused attention: q_rotated [1, 4096] * 2 = 8,192 read; K and V cache 1 * 128 * 4096 * 2 =
+  // 1,048,576 each; attention output 8,192 written -> 8,192 + 2,097,152 + 8,192 = 2,113,536.
+  const Kernel& attention = kernel_named(program, "layer7.attention");
+  CHECK(attention.dram_read_bytes == 2'105'344.0);
+  CHECK(attention.dram_write_bytes == 8'192.0);
+  CHECK(attention.dram_bytes() == 2'113'536.0);
+  // Standalone the ops also move scores and probabilities, each [1, 32, 1, 128] = 4,096
+  // elements * 2 B = 8,192 B, written once and read once: 2,113,536 + 4 * 8,192 = 2,146,304.
+  double standalone = 0;
+  for (std::size_t id : attention.ops) standalone += graph.standalone_bytes(id);
+  CHECK(standalone == 2'146'304.0);
+  CHECK(graph.standalone_bytes(find_op(graph, "layer7.softmax")) == 16'384.0);
+
+  // Decode GEMV: tiles == sm_count for every matmul kernel.
+  for (const Kernel& kernel : program.kernels) {
+    if (graph.op(kernel.ops.front()).kind != dfsim::OpKind::kMatMul) continue;
+    INFO(kernel.name);
+    CHECK(kernel.tiles == 132);
+  }
+  // FlashDecoding: 1 * 32 heads; ceil(132 / 32) = 5 splits wanted, ceil(128 / 256) = 1
+  // allowed -> 32 tiles.
+  CHECK(attention.tiles == 32);
+  // Elementwise: attn_norm of one 4096 row -> ceil(4096 / 2048) = 2 tiles; rope_kv_append
+  // max(rope 1 * 8192, kv_append 1 * 8192) = 8192 -> 4 tiles.
+  CHECK(kernel_named(program, "layer7.attn_norm").tiles == 2);
+  CHECK(kernel_named(program, "layer7.rope_kv_append").tiles == 4);
+}
+
+TEST_CASE("form_kernels with one kernel per op keeps every tensor in DRAM", "[mapper]") {
+  const ModelSpec model = dfsim::load_model_spec("tiny-llama", {});
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 7, false});
+  const std::vector<Kernel> kernels =
+      dfsim::form_kernels(graph, [](const dfsim::Op& op) { return op.role; });
+  // No two consecutive ops share a role: 37 kernels, one per op.
+  REQUIRE(kernels.size() == 37);
+  for (std::size_t i = 0; i < kernels.size(); ++i) {
+    INFO(kernels[i].name);
+    REQUIRE(kernels[i].ops.size() == 1);
+    CHECK(kernels[i].dram_bytes() == graph.standalone_bytes(kernels[i].ops.front()));
+    CHECK(kernels[i].tiles == 1);  // tiling is left to the mapper
+  }
+}
+
+TEST_CASE("GEMM tiling of a Llama-2-7B prefill", "[mapper]") {
+  const ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
+  const GpuSpec gpu = h100();
+
+  SECTION("300-token prompt") {
+    // Batch 1, 300 new tokens: M = 300 rows > 64, a tensor-core GEMM on 128 x 128 tiles.
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 300, 0, true});
+    const Program program = dfsim::map_to_gpu(graph, gpu);
+    // qkv_proj: N = 3 * 4096 = 12288 -> ceil(300/128) * ceil(12288/128) = 3 * 96 = 288.
+    const Kernel& qkv = kernel_named(program, "layer0.qkv_proj");
+    CHECK(qkv.tiles == 288);
+    CHECK(qkv.tiles_per_unit == 1);
+    // Each tile streams a [128, 4096] activation stripe and a [4096, 128] weight stripe through
+    // L2, 2 B each: 288 * 128 * 4096 * (2 + 2) = 603,979,776 B.
+    CHECK(qkv.onchip_bytes == 603'979'776.0);
+    // o_proj and down_proj: N = 4096 -> 3 * 32 = 96.
+    CHECK(kernel_named(program, "layer0.o_proj").tiles == 96);
+    CHECK(kernel_named(program, "layer0.down_proj").tiles == 96);
+    // gate_up_proj: N = 2 * 11008 = 22016 -> 3 * ceil(22016/128) = 3 * 172 = 516.
+    CHECK(kernel_named(program, "layer0.gate_up_proj").tiles == 516);
+    // lm_head: logits only for the last position, M = batch = 1 -> GEMV, 132 tiles.
+    CHECK(kernel_named(program, "lm_head").tiles == 132);
+    // FlashAttention prefill: 1 * 32 heads * ceil(300/128) = 32 * 3 = 96 tiles, 2 per SM.
+    CHECK(kernel_named(program, "layer0.attention").tiles == 96);
+    CHECK(kernel_named(program, "layer0.attention").tiles_per_unit == 2);
+    // swiglu: 300 * 11008 = 3,302,400 elements / 2048 = 1612.5 -> 1,613 tiles.
+    CHECK(kernel_named(program, "layer0.swiglu").tiles == 1'613);
+  }
+
+  SECTION("short prompts stay GEMVs") {
+    // Batch 2, 16 new tokens: M = 32 rows <= 64 -> GEMV, 132 tiles.
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{2, 16, 0, true});
+    const Program program = dfsim::map_to_gpu(graph, gpu);
+    CHECK(kernel_named(program, "layer0.qkv_proj").tiles == 132);
+    // Attention: 2 * 32 = 64 (sequence, head) pairs * ceil(16/128) = 1 -> 64 tiles.
+    CHECK(kernel_named(program, "layer0.attention").tiles == 64);
+  }
+}
+
+TEST_CASE("FlashDecoding split counts", "[mapper]") {
+  const ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
+  const GpuSpec gpu = h100();
+  auto attention_tiles = [&](std::int64_t batch, std::int64_t past) {
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{batch, 1, past, false});
+    return kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.attention").tiles;
+  };
+  // splits = clamp(ceil(132 / (batch * 32)), 1, ceil(keys / 256)); tiles = batch * 32 * splits.
+  // Batch 1, 4096 keys: ceil(132/32) = 5 wanted, up to ceil(4096/256) = 16 -> 5; 32 * 5 = 160.
+  CHECK(attention_tiles(1, 4095) == 160);
+  // Batch 1, 512 keys: 5 wanted, up to ceil(512/256) = 2 -> 2; 32 * 2 = 64.
+  CHECK(attention_tiles(1, 511) == 64);
+  // Batch 1, 128 keys: at most 1 split -> 32.
+  CHECK(attention_tiles(1, 127) == 32);
+  // Batch 2, 2048 keys: ceil(132/64) = 3 wanted, up to 8 -> 3; 64 * 3 = 192.
+  CHECK(attention_tiles(2, 2047) == 192);
+  // Batch 8, 1024 keys: 256 pairs already cover 132 SMs, ceil(132/256) = 1 -> 256.
+  CHECK(attention_tiles(8, 1023) == 256);
+}
