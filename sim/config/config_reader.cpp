@@ -1,5 +1,8 @@
 #include "sim/config/config_reader.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <charconv>
 #include <cmath>
 
@@ -225,11 +228,38 @@ void ConfigReader::fail(std::string_view key, const std::string& message) const 
   throw InputError(value ? value->location : node_->location, key_path(key), message);
 }
 
+namespace {
+
+// Edit distance (insertions, deletions, substitutions, adjacent swaps), to spot typos.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
 const ConfigNode& ConfigReader::require(std::string_view key) {
   used_.emplace(key);
   const ConfigNode* value = node_->find(key);
-  if (!value) throw InputError(node_->location, key_path(key), "missing required key");
-  return *value;
+  if (value) return *value;
+  // A key nobody reads that is spelled almost like the missing one is most likely a typo:
+  // point at it rather than at the map.
+  for (const auto& [name, entry] : node_->entries) {
+    if (used_.count(name) || edit_distance(name, key) > 2) continue;
+    throw InputError(entry.key_location, key_path(name),
+                     "unknown key (did you mean '" + std::string(key) + "'?)");
+  }
+  throw InputError(node_->location, key_path(key), "missing required key");
 }
 
 const ConfigNode& ConfigReader::require_scalar(std::string_view key, std::string_view expected) {

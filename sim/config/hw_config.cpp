@@ -74,10 +74,8 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.launch.graph_overhead =
       launch.quantity("graph_overhead", Dimension::kDuration, Range::kNonNegative);
   gpu.launch.cuda_graphs = launch.boolean("cuda_graphs");
-  // A grid-wide barrier (cooperative groups grid.sync) costs about one DRAM round trip when no
-  // figure is given.
-  gpu.launch.grid_barrier = launch.quantity_or("grid_barrier", Dimension::kDuration,
-                                               gpu.hbm.latency, Range::kNonNegative);
+  gpu.launch.grid_barrier =
+      launch.quantity("grid_barrier", Dimension::kDuration, Range::kNonNegative);
   launch.finish();
   gpu.sockets = parse_sockets(root, gpu.link);
   return gpu;

@@ -123,24 +123,42 @@ std::string format_table(const RunStats& s, int max_kernels) {
   row("sync boundaries", fmt::format("{}", s.sync_boundaries));
   row("sync overhead", duration(s.sync_overhead_s) + " (" + percent(s.sync_overhead_share) + ")");
 
-  // The kernels that took the most time.
-  std::vector<const KernelStats*> order;
-  for (const KernelStats& k : s.kernels) order.push_back(&k);
-  std::stable_sort(order.begin(), order.end(),
-                   [](auto* a, auto* b) { return a->time_s > b->time_s; });
-  out += fmt::format("\n  {:<26}{:>7}{:>12}{:>12}{:>12}{:>9}{:>9}\n", "kernel", "calls", "time",
-                     "sync", "DRAM", "BW", "compute");
-  int shown = 0;
-  for (const KernelStats* k : order) {
-    if (shown++ == max_kernels) break;
-    out += fmt::format("  {:<26}{:>7}{:>12}{:>12}{:>12}{:>9}{:>9}\n", k->name, k->calls,
-                       duration(k->time_s), duration(k->sync_overhead_s),
-                       format_quantity(k->dram_bytes, Dimension::kBytes, 3),
-                       percent(k->bandwidth_utilization), percent(k->compute_utilization));
+  // Kernels grouped by role over the layers ("layer3.qkv_proj" counts as "qkv_proj"), the
+  // costliest first; JSON lists every kernel.
+  struct Group {
+    std::string role;
+    std::int64_t calls = 0;
+    double time_s = 0, sync_s = 0, dram_bytes = 0, flops = 0;
+  };
+  std::vector<Group> groups;
+  for (const KernelStats& k : s.kernels) {
+    std::string role = k.name;
+    if (k.layer >= 0) role = role.substr(role.find('.') + 1);
+    auto it = std::find_if(groups.begin(), groups.end(), [&](const Group& g) { return g.role == role; });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{role});
+    it->calls += k.calls;
+    it->time_s += k.time_s;
+    it->sync_s += k.sync_overhead_s;
+    it->dram_bytes += k.dram_bytes;
+    it->flops += k.flops;
   }
-  if (order.size() > static_cast<std::size_t>(max_kernels)) {
-    out += fmt::format("  ... {} more kernels (--format json lists all)\n",
-                       order.size() - static_cast<std::size_t>(max_kernels));
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const Group& a, const Group& b) { return a.time_s > b.time_s; });
+  out += fmt::format("\n  {:<22}{:>8}{:>12}{:>12}{:>12}{:>9}{:>9}\n", "kernel (all layers)", "calls",
+                     "time", "sync", "DRAM", "BW", "compute");
+  int shown = 0;
+  for (const Group& g : groups) {
+    if (shown++ == max_kernels) break;
+    const double bandwidth = g.time_s > 0 ? g.dram_bytes / g.time_s / s.peak_bandwidth_Bps : 0;
+    const double compute = g.time_s > 0 ? g.flops / g.time_s / s.peak_flops : 0;
+    out += fmt::format("  {:<22}{:>8}{:>12}{:>12}{:>12}{:>9}{:>9}\n", g.role, g.calls,
+                       duration(g.time_s), duration(g.sync_s),
+                       format_quantity(g.dram_bytes, Dimension::kBytes, 3), percent(bandwidth),
+                       percent(compute));
+  }
+  if (groups.size() > static_cast<std::size_t>(max_kernels)) {
+    out += fmt::format("  ... {} more (--format json lists every kernel)\n",
+                       groups.size() - static_cast<std::size_t>(max_kernels));
   }
   return out;
 }

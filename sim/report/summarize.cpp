@@ -46,6 +46,7 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
   stats.simulated_transfers = trace.transfers;
   // The trace is one socket's; the others are symmetric, so totals scale by the sockets.
   const double sockets = static_cast<double>(stats.sockets);
+  const double socket_flops = stats.peak_flops / sockets;
 
   // Per-kernel sums, keyed by position in the program (the same in every step).
   std::map<std::size_t, KernelStats> by_index;
@@ -66,7 +67,10 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
                                             previous_last_byte, record.dram_first_byte);
       entry.sync_overhead_s += overhead;
       stats.sync_overhead_s += overhead;
-      previous_last_byte = std::max(previous_last_byte, record.dram_last_byte);
+      const bool compute_bound =
+          record.flops / socket_flops > record.dram_bytes / trace.streaming_bandwidth;
+      previous_last_byte = std::max(previous_last_byte,
+                                    compute_bound ? record.end : record.dram_last_byte);
     }
   }
   for (auto& [index, entry] : by_index) {

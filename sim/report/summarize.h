@@ -5,7 +5,10 @@
 // the time the boundary (grid drain, launch, refill latency) keeps memory from streaming. Its
 // overhead is that window's time not spent streaming: the integral of
 // (1 - delivered rate / streaming rate) over the window, so traffic that overlaps the boundary
-// (a prefetch) shrinks it. The first kernel's window starts at time 0.
+// (a prefetch) shrinks it. The first kernel's window starts at time 0. A kernel that is
+// compute-bound on its own roofline (its FLOPs at peak take longer than its bytes at the
+// streaming rate) keeps memory idle because it computes, not because of the boundary: its
+// window starts when its grid has drained instead.
 #pragma once
 
 #include <string>
