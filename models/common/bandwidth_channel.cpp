@@ -31,6 +31,9 @@ BandwidthChannel::Transfer& BandwidthChannel::issue(double bytes, double cap) {
   Transfer& transfer = transfers_list_.emplace_back();
   transfer.remaining = bytes;
   transfer.cap = cap > 0 ? cap : std::numeric_limits<double>::infinity();
+  // The requests of the first window are all out when the first byte returns.
+  transfer.window = cap > 0 ? std::min(bytes, cap * latency_) : 0.0;
+  transfer.in_window = transfer.window > 0;
   ++transfers_;
   pending_.emplace_back(now + latency_, &transfer);
   wake_.cancel();
@@ -45,7 +48,10 @@ void BandwidthChannel::release(Transfer& transfer) {
 void BandwidthChannel::advance(double now) {
   double elapsed = now - last_update_;
   if (elapsed > 0) {
-    for (Transfer* transfer : active_) transfer->remaining -= transfer->rate * elapsed;
+    for (Transfer* transfer : active_) {
+      transfer->remaining -= transfer->rate * elapsed;
+      transfer->window = std::max(0.0, transfer->window - transfer->rate * elapsed);
+    }
   }
   last_update_ = now;
 }
@@ -53,7 +59,9 @@ void BandwidthChannel::advance(double now) {
 void BandwidthChannel::reallocate(double now) {
   std::vector<double> caps;
   caps.reserve(active_.size());
-  for (Transfer* transfer : active_) caps.push_back(transfer->cap);
+  for (Transfer* transfer : active_) {
+    caps.push_back(transfer->in_window ? std::numeric_limits<double>::infinity() : transfer->cap);
+  }
   std::vector<double> rates = fair_share(bandwidth_, caps);
   double total = 0;
   for (std::size_t i = 0; i < active_.size(); ++i) {
@@ -72,10 +80,16 @@ void BandwidthChannel::reallocate(double now) {
 void BandwidthChannel::update() {
   double now = now_seconds();
   advance(now);
-  // Finish transfers whose bytes are all delivered (within the time resolution).
+  // Finish transfers whose bytes are all delivered (within the time resolution); a transfer
+  // that has just delivered its first window falls back to its steady cap.
   bool changed = false;
   for (auto it = active_.begin(); it != active_.end();) {
     Transfer* transfer = *it;
+    if (transfer->in_window && transfer->window <= transfer->rate * kResolution) {
+      transfer->window = 0;
+      transfer->in_window = false;
+      changed = true;
+    }
     if (transfer->remaining <= transfer->rate * kResolution || transfer->remaining <= 1e-9) {
       transfer->remaining = 0;
       transfer->finished = true;
@@ -105,7 +119,9 @@ void BandwidthChannel::update() {
 
   double next = std::numeric_limits<double>::infinity();
   for (Transfer* transfer : active_) {
-    if (transfer->rate > 0) next = std::min(next, transfer->remaining / transfer->rate);
+    if (transfer->rate <= 0) continue;
+    next = std::min(next, transfer->remaining / transfer->rate);
+    if (transfer->in_window) next = std::min(next, transfer->window / transfer->rate);
   }
   if (!pending_.empty()) next = std::min(next, pending_.front().first - now);
   if (std::isfinite(next)) {

@@ -1,8 +1,10 @@
 // A memory (HBM, DDR, LPDDR, L2, SRAM) as a fluid bandwidth channel: concurrent transfers share
 // its streaming bandwidth max-min fairly; each transfer's first byte arrives `latency` after the
-// request, and its rate is capped by the bytes its requester keeps in flight divided by the
-// latency (Little's law), so a small kernel cannot fill the pipe. Exact between events: rates
-// change only when a transfer starts or ends, and the channel wakes up only then.
+// request. A requester that keeps W bytes in flight gets its first window of W bytes as fast as
+// the channel delivers them; after that each new request waits a round trip, so its rate is
+// capped at W / latency (Little's law) and a small kernel cannot fill the pipe. Exact between
+// events: rates change only when a transfer starts, leaves its first window, or ends, and the
+// channel wakes up only then.
 #pragma once
 
 #include <systemc>
@@ -18,7 +20,9 @@ class BandwidthChannel : public sc_core::sc_module {
  public:
   struct Transfer {
     double remaining = 0;    // bytes
-    double cap = 0;          // bytes/s this requester can sustain
+    double window = 0;       // bytes of the first window still to deliver (uncapped)
+    bool in_window = false;  // still delivering the first window
+    double cap = 0;          // bytes/s this requester sustains after its first window
     double rate = 0;         // bytes/s now
     double first_byte = -1;  // seconds
     double last_byte = -1;
@@ -31,7 +35,7 @@ class BandwidthChannel : public sc_core::sc_module {
   BandwidthChannel(sc_core::sc_module_name name, double bandwidth, double latency, bool log_rate);
 
   // Starts a transfer now; the caller keeps the handle and waits on `done` (unless finished).
-  // `cap` <= 0 means uncapped.
+  // `cap` is the steady rate (bytes in flight / latency); `cap` <= 0 means uncapped.
   Transfer& issue(double bytes, double cap);
   // Frees a finished transfer's bookkeeping.
   void release(Transfer& transfer);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 namespace dfsim {
 
@@ -18,6 +19,9 @@ SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChan
     : sc_module(name), gpu_(gpu), hbm_(hbm), l2_(l2), link_(link) {}
 
 void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
+  if (kernel.tiles < 1 || kernel.tiles_per_unit < 1) {
+    throw std::logic_error("kernel " + kernel.name + " has no tiles to run (mapper bug)");
+  }
   if (kernel.collective != Collective::kNone) {
     run_collective(link_, kernel.collective, kernel.collective_bytes, gpu_.sockets);
     return;
