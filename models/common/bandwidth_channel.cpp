@@ -1,3 +1,4 @@
+#include "models/common/sim_time.h"
 #include "models/common/bandwidth_channel.h"
 
 #include <algorithm>
@@ -12,7 +13,6 @@ using sc_core::sc_time;
 using sc_core::SC_SEC;
 
 namespace {
-double now_seconds() { return sc_core::sc_time_stamp().to_seconds(); }
 // SystemC time has 1 ps resolution: a transfer with less than a picosecond of work left is done.
 constexpr double kResolution = 1e-12;
 }  // namespace

@@ -1,5 +1,7 @@
 #include "models/common/collective.h"
 
+#include "models/common/sim_time.h"
+
 namespace dfsim {
 
 CollectiveCost ring_cost(Collective collective, double tensor_bytes, int ranks) {
@@ -14,9 +16,7 @@ void run_collective(BandwidthChannel& link, Collective collective, double tensor
   CollectiveCost cost = ring_cost(collective, tensor_bytes, ranks);
   if (cost.steps == 0) return;
   // The channel charges one latency per transfer; the other steps' latencies are serial waits.
-  if (cost.steps > 1) {
-    sc_core::wait(sc_core::sc_time(link.latency() * (cost.steps - 1), sc_core::SC_SEC));
-  }
+  wait_seconds(link.latency() * (cost.steps - 1));
   BandwidthChannel::Transfer& transfer = link.issue(cost.link_bytes, 0);
   if (!transfer.finished) sc_core::wait(transfer.done);
   link.release(transfer);

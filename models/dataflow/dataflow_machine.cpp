@@ -1,3 +1,4 @@
+#include "models/common/sim_time.h"
 #include "models/dataflow/dataflow_machine.h"
 
 #include <algorithm>
@@ -12,10 +13,9 @@ using sc_core::SC_SEC;
 using sc_core::wait;
 
 namespace {
-double now_seconds() { return sc_core::sc_time_stamp().to_seconds(); }
 void wait_until(double time) {
   double delay = time - now_seconds();
-  if (delay > 0) wait(sc_time(delay, SC_SEC));
+  wait_seconds(delay);
 }
 }  // namespace
 
@@ -63,7 +63,7 @@ void DataflowMachine::host() {
       if (!loaded_program || *loaded_program != head.signature) overhead += call.program_load;
       loaded_program = &head.signature;
       first_call = false;
-      if (overhead > 0) wait(sc_time(overhead, SC_SEC));
+      wait_seconds(overhead);
 
       program_ = &program;
       first_ = index;
@@ -119,7 +119,7 @@ void DataflowMachine::loader() {
       // Pace: the next request goes out one latency before this one's last byte.
       double pace = std::max(load.hbm_bytes > 0 ? load.hbm_bytes / hbm_rate : 0.0,
                              load.ddr_bytes > 0 ? load.ddr_bytes / ddr_rate : 0.0);
-      if (pace > 0) wait(sc_time(pace, SC_SEC));
+      wait_seconds(pace);
     }
   }
 }
@@ -184,7 +184,7 @@ void DataflowMachine::pipeline() {
       if (!write->finished) wait(write->done);
       hbm.release(*write);
     }
-    wait(sc_time(chip_.stage_latency, SC_SEC));
+    wait_seconds(chip_.stage_latency);
     for (Load& load : loads_) {
       if (load.hbm_transfer) hbm.release(*load.hbm_transfer);
       if (load.ddr_transfer) ddr.release(*load.ddr_transfer);

@@ -1,3 +1,4 @@
+#include "models/common/sim_time.h"
 #include "models/gpu/gpu_machine.h"
 
 #include <algorithm>
@@ -9,10 +10,6 @@ namespace dfsim {
 using sc_core::sc_time;
 using sc_core::SC_SEC;
 using sc_core::wait;
-
-namespace {
-double now_seconds() { return sc_core::sc_time_stamp().to_seconds(); }
-}  // namespace
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
                  BandwidthChannel& l2, BandwidthChannel& link)
@@ -56,7 +53,7 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
     BandwidthChannel::Transfer* dram = wave * tile_dram > 0 ? &hbm_.issue(wave * tile_dram, cap) : nullptr;
     BandwidthChannel::Transfer* onchip =
         wave * tile_onchip > 0 ? &l2_.issue(wave * tile_onchip, 0) : nullptr;
-    if (math_time > 0) wait(sc_time(math_time, SC_SEC));
+    wait_seconds(math_time);
     if (dram && !dram->finished) wait(dram->done);
     if (onchip && !onchip->finished) wait(onchip->done);
 
@@ -93,7 +90,7 @@ void GpuDispatcher::run() {
       record.flops = kernel.flops;
       record.name = kernel.name;
       const double gap = kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap;
-      if (gap > 0) wait(sc_time(gap, SC_SEC));
+      wait_seconds(gap);
       record.start = now_seconds();
       sms_.execute(kernel, record);
       record.end = now_seconds();

@@ -14,20 +14,6 @@ std::string quoted(const std::string& text) {
   return "'" + text + "'";
 }
 
-// What a value is, for "expected X, got Y".
-std::string describe(const ConfigNode& node) {
-  switch (node.kind) {
-    case ConfigNode::Kind::kNull:
-      return "nothing";
-    case ConfigNode::Kind::kMap:
-      return "a map";
-    case ConfigNode::Kind::kSequence:
-      return "a list";
-    case ConfigNode::Kind::kScalar:
-      return quoted(node.scalar);
-  }
-  return "something else";
-}
 
 // Only "-?[0-9]+": std::stoll would accept "12abc", " 12" and "+12".
 std::optional<std::int64_t> parse_integer(const std::string& text) {

@@ -162,19 +162,6 @@ void merge_into(ConfigNode& base, ConfigNode&& over) {
   }
 }
 
-std::string describe_kind(const ConfigNode& node) {
-  switch (node.kind) {
-    case ConfigNode::Kind::kNull:
-      return "nothing";
-    case ConfigNode::Kind::kMap:
-      return "a map";
-    case ConfigNode::Kind::kSequence:
-      return "a list";
-    case ConfigNode::Kind::kScalar:
-      return "'" + node.scalar + "'";
-  }
-  return "something else";
-}
 
 std::filesystem::path identity_of(const std::string& path) {
   std::error_code error;
@@ -198,7 +185,7 @@ ConfigNode load_chain(const std::string& path, const InheritResolver& resolve,
   std::string key(kInheritKey);
   if (name.kind != ConfigNode::Kind::kScalar) {
     throw InputError(name.location, key,
-                     "expected the name of a config to inherit from, got " + describe_kind(name));
+                     "expected the name of a config to inherit from, got " + describe(name));
   }
 
   std::string parent_path = resolve(name.scalar, name.location);
@@ -275,6 +262,20 @@ void apply_override(ConfigNode& root, std::string_view dotted_key, std::string_v
   } else {
     section->entries.emplace_back(std::string(segments.back()), std::move(node));
   }
+}
+
+std::string describe(const ConfigNode& node) {
+  switch (node.kind) {
+    case ConfigNode::Kind::kNull:
+      return "nothing";
+    case ConfigNode::Kind::kMap:
+      return "a map";
+    case ConfigNode::Kind::kSequence:
+      return "a list";
+    case ConfigNode::Kind::kScalar:
+      return "'" + node.scalar + "'";
+  }
+  return "a value";
 }
 
 }  // namespace dfsim

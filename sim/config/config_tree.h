@@ -28,6 +28,10 @@ struct ConfigNode {
   ConfigNode* find(std::string_view key);
 };
 
+// What a value is, for messages of the form "expected X, got Y": "nothing", "a map", "a list"
+// or the scalar in quotes.
+std::string describe(const ConfigNode& node);
+
 // Parses YAML text. `source_name` is what error locations name (a path, or "--set").
 // Syntax errors and duplicate keys throw InputError at their line and column.
 ConfigNode parse_yaml(std::string_view text, const std::string& source_name);
