@@ -148,13 +148,17 @@ void DataflowMachine::pipeline() {
       const Kernel& kernel = program_->kernels[first_ + k];
       KernelRecord& record = records_[k];
       record.start = -1;
+      // When each stage's PCUs are done with the previous chunk: a stage takes its chunks in turn.
+      std::vector<double> stage_free(kernel.stages.size(), 0.0);
       for (std::int64_t chunk = 0; chunk < kernel.token_chunks; ++chunk) {
-        for (const Stage& stage : kernel.stages) {
+        for (std::size_t s = 0; s < kernel.stages.size(); ++s) {
+          const Stage& stage = kernel.stages[s];
           Load& load = loads_[next_load++];
           wait_loaded(load);
           const double loaded_bytes = load.hbm_bytes + load.ddr_bytes;
-          // Its first micro-batch waits for the predecessor's, one stage latency away.
-          wait_until(previous_first_out + chip_.stage_latency);
+          // Its first micro-batch waits for the predecessor's, one stage latency away, and for
+          // its own PCUs to finish the previous chunk.
+          wait_until(std::max(previous_first_out + chip_.stage_latency, stage_free[s]));
           const double start = now_seconds();
           if (record.start < 0) record.start = start;
           const double micro_batches = static_cast<double>(kernel.micro_batches) /
@@ -168,8 +172,8 @@ void DataflowMachine::pipeline() {
           const double write_bytes = stage.work.dram_write_bytes / kernel.token_chunks;
           if (write_bytes > 0) writes.push_back(&hbm.issue(write_bytes, 0));
           previous_first_out = start + per_batch;
-          previous_end = std::max(previous_end + chip_.stage_latency + per_batch,
-                                  start + micro_batches * per_batch);
+          stage_free[s] = start + micro_batches * per_batch;
+          previous_end = std::max(previous_end + chip_.stage_latency + per_batch, stage_free[s]);
           buffered_ -= loaded_bytes;
           consumed_.notify(sc_core::SC_ZERO_TIME);
         }

@@ -10,7 +10,8 @@
 //   activations allows.
 // - A stage starts when its bytes are on chip and its predecessor has passed on the first
 //   micro-batch (plus one stage latency); it finishes no earlier than its predecessor plus one
-//   micro-batch of its own. Its compute rate is its share of PCUs times the per-PCU peak.
+//   micro-batch of its own. Its compute rate is its share of PCUs times the per-PCU peak. A
+//   token chunk starts on a stage only once that stage's PCUs have finished the previous chunk.
 // - A kernel call ends when the last stage finishes and its writes are in memory. Between calls
 //   the host observes completion (host_sync), issues the next call (launch_overhead) and, for a
 //   different kernel, loads its program (program_load); only then does the loader start again,
