@@ -40,6 +40,26 @@ double activation_working_set(const WorkloadGraph& workload, const Kernel& kerne
   return bytes;
 }
 
+// Gives every stage one PCU, then shares the rest in proportion to FLOPs by largest remainder,
+// so all PCUs are used and no stage loses a fraction to rounding.
+void place_stages(Kernel& kernel, int pcus) {
+  const int stages = static_cast<int>(kernel.stages.size());
+  const int spare = std::max(0, pcus - stages);
+  const double flops = std::max(kernel.flops, 1.0);
+  std::vector<std::pair<double, int>> remainders;
+  int given = 0;
+  for (int i = 0; i < stages; ++i) {
+    const double share = spare * kernel.stages[i].work.flops / flops;
+    const int whole = static_cast<int>(std::floor(share));
+    kernel.stages[i].units = 1 + whole;
+    given += whole;
+    remainders.emplace_back(share - whole, i);
+  }
+  std::stable_sort(remainders.begin(), remainders.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (int i = 0; i < spare - given && i < stages; ++i) kernel.stages[remainders[i].second].units += 1;
+}
+
 double weight_bytes(const WorkloadGraph& workload, const Kernel& kernel) {
   double bytes = 0;
   for (std::size_t id : kernel.ops) bytes += workload.op(id).weight_bytes;
@@ -57,9 +77,11 @@ Footprint footprint(const WorkloadGraph& workload) {
   Footprint result;
   for (std::size_t id = 0; id < workload.op_count(); ++id) {
     const Op& op = workload.op(id);
+    // Bytes per parameter: matmul weights as stored; norm weights are read whole every step.
     const double bytes_per_parameter =
         op.kind == OpKind::kMatMul && op.n * op.k > 0 ? op.weight_bytes / (double(op.n) * op.k)
-                                                     : 0;
+        : op.parameters > 0 ? op.weight_bytes / double(op.parameters)
+                            : 0;
     if (op.kind == OpKind::kAttentionScores) result.kv_cache += 2 * op.cache_read_bytes;
     if (op.layer < 0) {
       // The embedding table is resident whole even though a step reads only a few rows.
@@ -103,12 +125,7 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
 
   for (Kernel& kernel : program.kernels) {
     const double spill = kernel.layer >= 0 ? ddr_fraction[kernel.layer] : 0.0;
-    // Stage placement: compute units in proportion to FLOPs, at least one each.
-    double total_flops = std::max(kernel.flops, 1.0);
-    for (Stage& stage : kernel.stages) {
-      double share = stage.work.flops / total_flops;
-      stage.units = std::max(1, static_cast<int>(std::floor(share * chip.pcu_count)));
-    }
+    place_stages(kernel, chip.pcu_count);
     for (std::size_t i = 0; i < kernel.stages.size(); ++i) {
       const Op& op = graph.op(kernel.ops[i]);
       kernel.stages[i].work.ddr_read_bytes = spill * op.weight_bytes;
