@@ -20,7 +20,16 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
     throw std::logic_error("kernel " + kernel.name + " has no tiles to run (mapper bug)");
   }
   if (kernel.collective != Collective::kNone) {
+    // NCCL reads its input from and writes its result to HBM while the link carries the ring.
+    BandwidthChannel::Transfer* dram =
+        kernel.dram_bytes() > 0 ? &hbm_.issue(kernel.dram_bytes(), 0) : nullptr;
     run_collective(link_, kernel.collective, kernel.collective_bytes, gpu_.sockets);
+    if (dram) {
+      if (!dram->finished) wait(dram->done);
+      record.dram_first_byte = dram->first_byte;
+      record.dram_last_byte = dram->last_byte;
+      hbm_.release(*dram);
+    }
     return;
   }
   const double tiles = static_cast<double>(kernel.tiles);
