@@ -94,6 +94,9 @@ std::string known_names(const char* variable, const char* subdirectory) {
   std::vector<std::string> names;
   for (const auto& entry : fs::directory_iterator(directory)) {
     if (entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+    // Workloads also come as Hugging Face configs, listed by file name.
+    if (std::string(subdirectory) == "workloads" && entry.path().extension() == ".json")
+      names.push_back(entry.path().filename().string());
   }
   std::sort(names.begin(), names.end());
   std::string joined;
@@ -372,10 +375,10 @@ TEST_CASE("dfsim rejects bad --set overrides and names with one line and exit co
                       "hw.hbm.bandwidth=2TB/s"});
   }
   SECTION("an unknown model") {
-    expect_bad_input(
-        dir, "run --model no-such-model --hw h100-sxm",
-        {"dfsim: error: unknown model 'no-such-model' (known: " +
-         known_names("DFSIM_WORKLOAD_DIR", "workloads") + "; or give a path to a .yaml file)"});
+    expect_bad_input(dir, "run --model no-such-model --hw h100-sxm",
+                     {"dfsim: error: unknown model 'no-such-model' (known: " +
+                      known_names("DFSIM_WORKLOAD_DIR", "workloads") +
+                      "; or give a path to a .yaml file or a Hugging Face config.json)"});
   }
   SECTION("an unknown hardware config") {
     expect_bad_input(

@@ -12,6 +12,7 @@ using Action = std::function<int()>;
 Action add_run_command(CLI::App& app);
 Action add_list_command(CLI::App& app);
 Action add_bench_command(CLI::App& app);
+Action add_estimate_command(CLI::App& app);
 
 // Parses the command line and runs the chosen subcommand; returns the process exit code.
 // Bad input of any kind prints one line "dfsim: error: ..." and returns 2.

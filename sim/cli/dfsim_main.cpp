@@ -26,6 +26,7 @@ int dfsim_main(int argc, char** argv) {
   add(add_run_command);
   add(add_list_command);
   add(add_bench_command);
+  add(add_estimate_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) {

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -16,8 +17,13 @@ Action add_list_command(CLI::App& app) {
   return [what] {
     auto print = [](const char* title, ConfigKind kind) {
       std::printf("%s (%s)\n", title, config_directory(kind).c_str());
-      for (const CatalogEntry& entry : list_configs(kind)) {
-        std::printf("%s", fmt::format("  {:<18}{}\n", entry.name, entry.description).c_str());
+      const std::vector<CatalogEntry> entries = list_configs(kind);
+      // Hugging Face configs are listed by file name, which can be long.
+      std::size_t width = 16;
+      for (const CatalogEntry& entry : entries) width = std::max(width, entry.name.size());
+      for (const CatalogEntry& entry : entries) {
+        std::printf("%s",
+                    fmt::format("  {:<{}}  {}\n", entry.name, width, entry.description).c_str());
       }
     };
     if (*what != "models") print("Hardware", ConfigKind::kHardware);

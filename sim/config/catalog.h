@@ -1,6 +1,10 @@
 // Where configs are found. `--hw h100-sxm` names hw_configs/h100-sxm.yaml; a value containing a
-// '/' or ending in .yaml is a path. The directories default to the ones in the source tree
-// (DFSIM_DATA_DIR, fixed at build time) and can be moved with DFSIM_HW_DIR / DFSIM_WORKLOAD_DIR.
+// '/' or ending in .yaml is a path. Workloads may also be Hugging Face config.json files
+// (anything ending in .json, see sim/workload/hf_config.h): a bare "x.config.json" is looked up
+// in the current directory, then in workloads/; a name without extension falls back to
+// workloads/<name>.config.json when there is no <name>.yaml. The directories default to the ones in
+// the source tree (DFSIM_DATA_DIR, fixed at build time) and can be moved with DFSIM_HW_DIR /
+// DFSIM_WORKLOAD_DIR.
 #pragma once
 
 #include <string>

@@ -71,6 +71,7 @@ class Converter {
       case YAML::NodeType::Scalar:
         node.kind = ConfigNode::Kind::kScalar;
         node.scalar = yaml.Scalar();
+        node.quoted = yaml.Tag() == "!";  // yaml-cpp tags quoted scalars "!", plain ones "?"
         break;
       case YAML::NodeType::Sequence:
         node.kind = ConfigNode::Kind::kSequence;

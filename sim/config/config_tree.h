@@ -18,6 +18,9 @@ struct ConfigNode {
 
   Kind kind = Kind::kNull;
   std::string scalar;                                      // kScalar: the text as written
+  // kScalar written in quotes: a JSON string, never a number or boolean (JSON is read as YAML,
+  // and `"4096"` must not pass for the integer 4096 where a config.json needs a number).
+  bool quoted = false;
   std::vector<std::pair<std::string, ConfigNode>> entries;  // kMap: in file order, keys unique
   std::vector<ConfigNode> items;                            // kSequence
   SourceLocation location;                                  // where the value starts

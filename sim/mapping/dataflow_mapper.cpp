@@ -77,20 +77,12 @@ Footprint footprint(const WorkloadGraph& workload) {
   Footprint result;
   for (std::size_t id = 0; id < workload.op_count(); ++id) {
     const Op& op = workload.op(id);
-    // Bytes per parameter: matmul weights as stored; norm weights are read whole every step.
-    const double bytes_per_parameter =
-        op.kind == OpKind::kMatMul && op.n * op.k > 0 ? op.weight_bytes / (double(op.n) * op.k)
-        : op.parameters > 0 ? op.weight_bytes / double(op.parameters)
-                            : 0;
     if (op.kind == OpKind::kAttentionScores) result.kv_cache += 2 * op.cache_read_bytes;
+    // Resident bytes, not bytes read: the whole embedding table, every expert of a layer.
     if (op.layer < 0) {
-      // The embedding table is resident whole even though a step reads only a few rows.
-      double resident = op.kind == OpKind::kEmbedding && op.m > 0
-                            ? double(op.parameters) * op.weight_bytes / (double(op.m) * op.n)
-                            : op.parameters * bytes_per_parameter;
-      result.embedding_and_head += resident;
+      result.embedding_and_head += op.stored_weight_bytes;
     } else {
-      result.layer_weights[op.layer] += op.weight_bytes;
+      result.layer_weights[op.layer] += op.stored_weight_bytes;
     }
   }
   return result;

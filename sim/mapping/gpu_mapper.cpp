@@ -4,6 +4,10 @@
 #include <cmath>
 #include <map>
 
+#include <fmt/format.h>
+
+#include "sim/common/error.h"
+#include "sim/common/units.h"
 #include "sim/mapping/kernel_formation.h"
 
 namespace dfsim {
@@ -62,6 +66,49 @@ void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel)
                              (activation_bytes + weight_bytes);
 }
 
+// Grouped expert GEMM (vLLM's fused_moe, TensorRT-LLM's MoE GEMM): the routed rows are sorted
+// by expert and every expert read runs its rows as a GEMM of its own. With few rows per
+// expert (decode) the kernel streams the read experts' weights like a GEMV.
+void tile_grouped_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  const Op& op = graph.op(kernel.ops.front());
+  const std::int64_t groups =
+      std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(op.experts_read - 1e-9)));
+  const std::int64_t rows_per_expert = ceil_div(op.m, groups);
+  if (rows_per_expert <= kGemvRows) {
+    kernel.tiles = gpu.sm_count;
+    kernel.tiles_per_unit = 1;
+    kernel.onchip_bytes = kernel.dram_bytes();
+    return;
+  }
+  kernel.tiles = groups * ceil_div(rows_per_expert, kGemmTile) * ceil_div(op.n, kGemmTile);
+  kernel.tiles_per_unit = 1;
+  const double activation_bytes = dtype_bytes(op.compute_dtype);
+  const double weight_bytes =
+      op.weight_bytes / (std::max(op.experts_read, 1e-9) * static_cast<double>(op.n) * op.k);
+  kernel.onchip_bytes =
+      static_cast<double>(kernel.tiles) * kGemmTile * op.k * (activation_bytes + weight_bytes);
+}
+
+// Serving stacks keep every weight and the KV cache in HBM; a model that does not fit cannot
+// run there at all (no stack streams weights from host memory at these speeds).
+void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
+  double weights = 0;
+  double kv_cache = 0;
+  for (std::size_t id = 0; id < graph.op_count(); ++id) {
+    const Op& op = graph.op(id);
+    weights += op.stored_weight_bytes;
+    if (op.kind == OpKind::kAttentionScores) kv_cache += 2 * op.cache_read_bytes;
+  }
+  if (weights + kv_cache <= gpu.hbm.capacity) return;
+  const std::string per_gpu = gpu.sockets > 1 ? " per GPU" : "";
+  throw InputError(fmt::format(
+      "the model needs {} of weights and {} of KV cache{}, the hardware has {} HBM{}; use more "
+      "GPUs (e.g. --hw dgx-h100), a smaller weight dtype (--set model.weight_dtype=fp8) or a "
+      "shorter context",
+      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
+      per_gpu, format_quantity(gpu.hbm.capacity, Dimension::kBytes), per_gpu));
+}
+
 void tile_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
   const Op& scores = graph.op(kernel.ops.front());
   // The builder stores attention shapes per sequence: m new tokens, n keys.
@@ -94,6 +141,7 @@ void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
 }  // namespace
 
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
+  check_fits(graph, gpu);
   Program program;
   program.kernels = form_kernels(graph, gpu_fusion_key);
   for (Kernel& kernel : program.kernels) {
@@ -101,8 +149,10 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
     if (kind == OpKind::kAllReduce || kind == OpKind::kAllGather) {
       // One CTA per link channel; the time is the link's, the SMs barely work.
       kernel.tiles = 1;
-    } else if (kind == OpKind::kMatMul) {
+    } else if (kind == OpKind::kMatMul || kind == OpKind::kRouter) {
       tile_matmul(graph, gpu, kernel);
+    } else if (kind == OpKind::kExpertMatMul) {
+      tile_grouped_matmul(graph, gpu, kernel);
     } else if (kind == OpKind::kAttentionScores) {
       tile_attention(graph, gpu, kernel);
     } else {

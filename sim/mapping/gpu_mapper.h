@@ -10,7 +10,10 @@ namespace dfsim {
 
 // Fusions: q/k/v projections as one matmul (concatenated weights), gate/up likewise; rope and
 // the KV-cache append; scores, softmax and values as one FlashAttention kernel; the residual add
-// with the following RMSNorm. Everything else is one kernel per op.
+// with the following RMSNorm. Everything else is one kernel per op: a mixture-of-experts layer
+// runs the router (gate GEMM with softmax/top-k), a grouped expert GEMM for gate/up, SwiGLU, and
+// a grouped expert GEMM for down that also combines each token's experts.
+// Throws InputError when the weights and KV cache do not fit in one GPU's HBM.
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu);
 
 }  // namespace dfsim

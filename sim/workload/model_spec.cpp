@@ -1,6 +1,7 @@
 #include "sim/workload/model_spec.h"
 
 #include <charconv>
+#include <optional>
 
 #include "sim/config/config_reader.h"
 
@@ -49,6 +50,7 @@ std::vector<LayerOverride> parse_layer_overrides(ConfigReader& root, const Model
     }
     entry.intermediate_size = item.integer_or("intermediate_size", 0);
     entry.num_key_value_heads = item.integer_or("num_key_value_heads", 0);
+    entry.sliding_window = item.integer_or("sliding_window", -1, 0);
     if (entry.num_key_value_heads > 0 && model.num_attention_heads % entry.num_key_value_heads != 0) {
       item.fail("num_key_value_heads", "must divide num_attention_heads");
     }
@@ -58,6 +60,40 @@ std::vector<LayerOverride> parse_layer_overrides(ConfigReader& root, const Model
   return overrides;
 }
 
+RopeScaling parse_rope_scaling(ConfigReader& root) {
+  RopeScaling scaling;
+  std::optional<ConfigReader> reader = root.optional_child("rope_scaling");
+  if (!reader) return scaling;
+  scaling.type = reader->string("type");
+  scaling.factor = reader->quantity_or("factor", Dimension::kCount, 1.0);
+  scaling.original_max_position_embeddings =
+      reader->integer_or("original_max_position_embeddings", 0);
+  scaling.low_freq_factor =
+      reader->quantity_or("low_freq_factor", Dimension::kCount, 0.0, Range::kNonNegative);
+  scaling.high_freq_factor =
+      reader->quantity_or("high_freq_factor", Dimension::kCount, 0.0, Range::kNonNegative);
+  reader->finish();
+  return scaling;
+}
+
+void parse_experts(ConfigReader& root, ModelSpec& model) {
+  model.num_local_experts = root.integer_or("num_local_experts", 0, 0);
+  model.num_experts_per_tok = root.integer_or("num_experts_per_tok", 0, 0);
+  model.expert_parallel = root.boolean_or("expert_parallel", true);
+  if (model.num_local_experts == 0 && model.num_experts_per_tok > 0) {
+    root.fail("num_experts_per_tok", "needs num_local_experts (the experts to choose from)");
+  }
+  if (model.num_local_experts > 0 &&
+      (model.num_experts_per_tok < 1 || model.num_experts_per_tok > model.num_local_experts)) {
+    root.fail(model.num_experts_per_tok > 0 ? "num_experts_per_tok" : "num_local_experts",
+              "a mixture of experts needs num_experts_per_tok from 1 to num_local_experts (" +
+                  std::to_string(model.num_local_experts) + ")");
+  }
+  if (model.family == "mixtral" && model.num_local_experts == 0) {
+    root.fail("family", "mixtral needs num_local_experts and num_experts_per_tok");
+  }
+}
+
 }  // namespace
 
 std::int64_t ModelSpec::intermediate_size_of(std::int64_t layer) const {
@@ -65,6 +101,16 @@ std::int64_t ModelSpec::intermediate_size_of(std::int64_t layer) const {
   for (const LayerOverride& item : layer_overrides) {
     for (std::int64_t index : item.layers) {
       if (index == layer && item.intermediate_size > 0) value = item.intermediate_size;
+    }
+  }
+  return value;
+}
+
+std::int64_t ModelSpec::sliding_window_of(std::int64_t layer) const {
+  std::int64_t value = sliding_window;
+  for (const LayerOverride& item : layer_overrides) {
+    for (std::int64_t index : item.layers) {
+      if (index == layer && item.sliding_window >= 0) value = item.sliding_window;
     }
   }
   return value;
@@ -86,7 +132,7 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   model.name = root.string("name");
   model.description = root.string("description");
   model.source_path = node.location.file;
-  model.family = root.choice("family", {"llama"});
+  model.family = root.choice("family", {"llama", "mistral", "qwen2", "mixtral"});
   model.hidden_size = root.integer("hidden_size");
   model.intermediate_size = root.integer("intermediate_size");
   model.num_layers = root.integer("num_layers", 1, 100'000);
@@ -97,6 +143,11 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   model.tie_word_embeddings = root.boolean_or("tie_word_embeddings", false);
   model.rope_theta = root.quantity_or("rope_theta", Dimension::kCount, 10000.0);
   model.rms_norm_eps = root.quantity_or("rms_norm_eps", Dimension::kCount, 1e-5);
+  model.rope_scaling = parse_rope_scaling(root);
+  model.attention_bias = root.boolean_or("attention_bias", false);
+  model.attention_output_bias = root.boolean_or("attention_output_bias", false);
+  model.sliding_window = root.integer_or("sliding_window", 0, 0);
+  parse_experts(root, model);
 
   if (model.num_attention_heads % model.num_key_value_heads != 0) {
     root.fail("num_key_value_heads",

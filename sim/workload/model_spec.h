@@ -13,12 +13,26 @@ namespace dfsim {
 // Layers that differ from the rest (e.g. a wider MLP in the first layer). Such layers break
 // runs of identical kernels, so kernel looping loops around them (partial looping).
 struct LayerOverride {
-  std::vector<std::int64_t> layers;     // indices the override applies to
-  std::int64_t intermediate_size = 0;   // 0: unchanged
-  std::int64_t num_key_value_heads = 0; // 0: unchanged
+  std::vector<std::int64_t> layers;      // indices the override applies to
+  std::int64_t intermediate_size = 0;    // 0: unchanged
+  std::int64_t num_key_value_heads = 0;  // 0: unchanged
+  std::int64_t sliding_window = -1;      // -1: unchanged, 0: full attention, else the window
 };
 
-// Llama-style dense decoder: RMSNorm, grouped-query attention with RoPE, SwiGLU MLP.
+// RoPE scaling as the checkpoint states it. Kept as data: it changes the rotation angles, not
+// the shapes, FLOPs or bytes of any op.
+struct RopeScaling {
+  std::string type;  // "" (none), "llama3", "linear", "dynamic", "yarn", ...
+  double factor = 1.0;
+  std::int64_t original_max_position_embeddings = 0;  // 0: not given
+  double low_freq_factor = 0;                         // llama3 only
+  double high_freq_factor = 0;                        // llama3 only
+};
+
+// Llama-style decoder: RMSNorm, grouped-query attention with RoPE, SwiGLU MLP, or a mixture of
+// SwiGLU experts behind a top-k router in place of the MLP (num_local_experts > 0). The
+// families name the published architectures that share this shape: llama, mistral (sliding
+// window), qwen2 (q/k/v biases), mixtral (experts).
 struct ModelSpec {
   std::string name;
   std::string description;
@@ -36,6 +50,21 @@ struct ModelSpec {
   bool tie_word_embeddings = false;
   double rope_theta = 10000.0;
   double rms_norm_eps = 1e-5;
+  RopeScaling rope_scaling;
+
+  // Biases: q/k/v projections (Qwen2) and the o projection (Llama's attention_bias sets both).
+  bool attention_bias = false;
+  bool attention_output_bias = false;
+  // Each token attends to at most this many positions, its own included (Mistral); 0: all.
+  std::int64_t sliding_window = 0;
+
+  // Mixture of experts: 0 experts is a dense MLP. Each token's hidden state goes through
+  // num_experts_per_tok of the num_local_experts SwiGLU experts (each intermediate_size wide).
+  std::int64_t num_local_experts = 0;
+  std::int64_t num_experts_per_tok = 0;
+  // With tensor parallelism over R ranks and R dividing the experts, each rank holds whole
+  // experts (expert parallelism); false, or R not dividing them, splits every expert's columns.
+  bool expert_parallel = true;
 
   Dtype weight_dtype = Dtype::kBf16;
   Dtype activation_dtype = Dtype::kBf16;
@@ -45,9 +74,11 @@ struct ModelSpec {
 
   std::int64_t q_width() const { return num_attention_heads * head_dim; }
   std::int64_t kv_width() const { return num_key_value_heads * head_dim; }
+  bool is_moe() const { return num_local_experts > 0; }
   // Per-layer sizes, with the overrides applied.
   std::int64_t intermediate_size_of(std::int64_t layer) const;
   std::int64_t key_value_heads_of(std::int64_t layer) const;
+  std::int64_t sliding_window_of(std::int64_t layer) const;  // 0: full attention
 };
 
 // Builds a ModelSpec from a (merged, overridden) tree; throws InputError on any bad field.

@@ -16,6 +16,8 @@ std::string_view op_kind_name(OpKind kind) {
     case OpKind::kAdd: return "add";
     case OpKind::kAllReduce: return "all_reduce";
     case OpKind::kAllGather: return "all_gather";
+    case OpKind::kRouter: return "router";
+    case OpKind::kExpertMatMul: return "expert_matmul";
   }
   return "?";
 }

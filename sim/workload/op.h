@@ -24,6 +24,8 @@ enum class OpKind {
   kAdd,               // residual connection
   kAllReduce,         // sum a tensor over the tensor-parallel ranks (after row-parallel matmuls)
   kAllGather,         // concatenate each rank's slice (the vocabulary-parallel logits)
+  kRouter,            // MoE gate: logits [m, k] x [k, n experts], softmax, top-k per token
+  kExpertMatMul,      // grouped GEMM: the routed rows [m, k] through their experts' [k, n]
 };
 
 std::string_view op_kind_name(OpKind kind);
@@ -51,7 +53,15 @@ struct Op {
   double flops = 0;             // arithmetic operations (a multiply-add counts 2)
   double matmul_flops = 0;      // the part of `flops` that tensor cores / systolic arrays run
   std::int64_t parameters = 0;  // weights this op owns (for parameter counts)
+  // Parameters one token uses: `parameters`, except expert ops, where a token passes through
+  // num_experts_per_tok of the experts held.
+  std::int64_t active_parameters = 0;
   double weight_bytes = 0;      // weight bytes read per step
+  double stored_weight_bytes = 0;  // weight bytes held in memory (all experts, whole tables)
+  // Expert ops: experts whose weights this op holds, and how many distinct ones a step is
+  // expected to read (the routing decides; see the builder).
+  std::int64_t experts = 0;
+  double experts_read = 0;
   double cache_read_bytes = 0;  // KV-cache bytes read
   double cache_write_bytes = 0; // KV-cache bytes written
   double external_read_bytes = 0;   // inputs from outside the graph (token ids)

@@ -1,6 +1,8 @@
 #include "sim/workload/workload_graph.h"
 
+#include <algorithm>
 #include <boost/graph/topological_sort.hpp>
+#include <cmath>
 #include <iterator>
 #include <string>
 
@@ -76,6 +78,33 @@ namespace {
 // Tensor parallelism over R ranks: each rank holds heads/R query heads and max(1, kv_heads/R)
 // kv heads (kv heads are replicated when there are fewer than ranks), intermediate/R MLP
 // columns and vocab/R LM-head rows; norms, residuals and the embedding are replicated.
+// - biases (attention_bias: q/k/v, attention_output_bias: o): n parameters and m*n adds on the
+//   matmul; kept in the activation dtype like the norm weights (quantizers leave them alone).
+// - sliding window W: the token at position p attends to min(p+1, W) positions (its own
+//   included, as transformers' sliding-window mask and Mistral's rolling cache count them); a
+//   step reads the keys some new token attends: min(past + n, n + W - 1) per sequence.
+// - mixture of experts (E experts, top-k, per-expert width I, T tokens in the step):
+//   router: logits 2*T*h*E, then per token a softmax over E (5E), top-k selection (k passes
+//   over E: kE) and renormalizing the k weights (2k).
+//   experts: the T*k routed (token, expert) rows go through their expert's gate/up [h, 2I]
+//   and down [I, h]: 2*T*k*h*2I and 2*T*k*I*h FLOPs, 5*T*k*I for SwiGLU, and 2 per element
+//   of a routed row (scale by its routing weight, accumulate into the token's output).
+//   Parameters count all E experts; a token uses k of them (active parameters).
+//   Weight bytes per step: the distinct experts the step touches. With routing uniformly at
+//   random, a token picks a given expert with probability k/E, so it stays unused by all T
+//   tokens with probability (1 - k/E)^T and the expected number read is E(1 - (1 - k/E)^T):
+//   k at T = 1, approaching E as T grows (expected_distinct_experts()).
+//   Over R ranks, when R divides E and expert_parallel is on, each rank holds E/R whole
+//   experts (expert parallelism). Attention output is replicated on every rank after its
+//   all-reduce, so every rank routes all T tokens with a replicated router, runs only the rows
+//   routed to its experts and writes a partial [T, h] output (zero for other tokens); the MLP's
+//   all-reduce sums the partials, so expert parallelism needs no all-to-all here. The graph
+//   is the busiest rank's, which the all-reduce waits for: ceil(T*k/R) rows (a balanced
+//   router; random imbalance is not modelled) reading min(E/R, rows, max(1, (E/R)(1 - (1 -
+//   k/E)^T))) experts — at decode batch 1 on 8 ranks the two routed rows sit on two ranks
+//   reading one expert each. Totals summed over ranks therefore overstate the whole machine's
+//   expert work. Otherwise every rank holds I/R columns of all E experts (tensor-parallel
+//   experts), runs all T*k rows and reads E(1 - (1 - k/E)^T) expert slices.
 class DecoderBuilder {
  public:
   DecoderBuilder(const ModelSpec& model, const StepShape& step, int ranks)
@@ -130,7 +159,7 @@ class DecoderBuilder {
   }
 
   OpId matmul(const std::string& role, int layer, std::int64_t m, std::int64_t k, std::int64_t n,
-              bool owns_weights = true, double external_write_bytes = 0) {
+              bool owns_weights = true, double external_write_bytes = 0, bool bias = false) {
     Op op = base(role, OpKind::kMatMul, layer);
     op.external_write_bytes = external_write_bytes;
     op.m = m;
@@ -139,6 +168,15 @@ class DecoderBuilder {
     op.flops = op.matmul_flops = 2.0 * m * n * k;
     op.parameters = owns_weights ? n * k : 0;
     op.weight_bytes = static_cast<double>(n) * k * dtype_bytes(model_.weight_dtype);
+    // A tied LM head reads the embedding table, which the embedding op holds.
+    op.stored_weight_bytes = owns_weights ? op.weight_bytes : 0.0;
+    if (bias) {
+      op.flops += static_cast<double>(m) * n;
+      op.parameters += n;
+      op.weight_bytes += n * dtype_bytes(act_);
+      op.stored_weight_bytes += n * dtype_bytes(act_);
+    }
+    op.active_parameters = op.parameters;
     return graph_.add_op(std::move(op));
   }
 
@@ -148,9 +186,9 @@ class DecoderBuilder {
     op.m = rows;
     op.n = h;
     op.flops = static_cast<double>(rows) * (4 * h + 3);
-    op.parameters = h;
+    op.parameters = op.active_parameters = h;
     // Norm weights stay in the activation dtype even when matmul weights are quantized.
-    op.weight_bytes = h * dtype_bytes(act_);
+    op.weight_bytes = op.stored_weight_bytes = h * dtype_bytes(act_);
     return graph_.add_op(std::move(op));
   }
 
@@ -167,8 +205,10 @@ class DecoderBuilder {
     Op op = base("embedding", OpKind::kEmbedding, -1);
     op.m = tokens_;
     op.n = h;
-    op.parameters = model_.vocab_size * h;
+    op.parameters = op.active_parameters = model_.vocab_size * h;
     op.weight_bytes = static_cast<double>(tokens_) * h * dtype_bytes(model_.weight_dtype);
+    // The whole table stays resident although a step reads only its tokens' rows.
+    op.stored_weight_bytes = static_cast<double>(op.parameters) * dtype_bytes(model_.weight_dtype);
     op.external_read_bytes = tokens_ * 4.0;  // int32 token ids
     return graph_.add_op(std::move(op));
   }
@@ -186,9 +226,10 @@ class DecoderBuilder {
     OpId attn_norm = rmsnorm("attn_norm", layer, tokens_);
     graph_.add_tensor(x, attn_norm, residual_in);
     const Tensor normed = activation(prefix + "attn_norm.out", tokens_, h);
-    OpId q = matmul("q_proj", layer, tokens_, h, q_width);
-    OpId k = matmul("k_proj", layer, tokens_, h, kv_width);
-    OpId v = matmul("v_proj", layer, tokens_, h, kv_width);
+    const bool qkv_bias = model_.attention_bias;
+    OpId q = matmul("q_proj", layer, tokens_, h, q_width, true, 0, qkv_bias);
+    OpId k = matmul("k_proj", layer, tokens_, h, kv_width, true, 0, qkv_bias);
+    OpId v = matmul("v_proj", layer, tokens_, h, kv_width, true, 0, qkv_bias);
     for (OpId proj : {q, k, v}) graph_.add_tensor(attn_norm, proj, normed);
 
     Op rope_op = base("rope", OpKind::kRope, layer);
@@ -207,10 +248,12 @@ class DecoderBuilder {
     graph_.add_tensor(rope, append, activation(prefix + "k_rotated", tokens_, kv_width));
     graph_.add_tensor(v, append, activation(prefix + "v", tokens_, kv_width));
 
-    // Causal pairs per (sequence, head); see the class comment.
+    // Causal pairs per (sequence, head) and the keys they reach; see the class comment.
     const std::int64_t n = step_.new_tokens;
-    const std::int64_t keys = step_.past + n;
-    const double pairs = static_cast<double>(n) * step_.past + n * (n + 1) / 2.0;
+    const std::int64_t window = model_.sliding_window_of(layer);
+    const std::int64_t keys =
+        window > 0 ? std::min(step_.past + n, n + window - 1) : step_.past + n;
+    const double pairs = attended_pairs(step_.past, n, window);
     const double head_pairs = pairs * step_.batch * heads_;
     const double cache_bytes_one = static_cast<double>(step_.batch) * keys * kv_width *
                                    dtype_bytes(model_.kv_cache_dtype);  // K or V of all keys
@@ -249,7 +292,7 @@ class DecoderBuilder {
     graph_.add_tensor(softmax, values, probabilities);
     graph_.add_tensor(append, values, dependency(prefix + "v_cached"));
 
-    OpId o = matmul("o_proj", layer, tokens_, q_width, h);
+    OpId o = matmul("o_proj", layer, tokens_, q_width, h, true, 0, model_.attention_output_bias);
     graph_.add_tensor(values, o, activation(prefix + "attention", tokens_, q_width));
     const Tensor o_out = activation(prefix + "o", tokens_, h);
     OpId o_reduced =
@@ -263,6 +306,22 @@ class DecoderBuilder {
     OpId mlp_norm = rmsnorm("mlp_norm", layer, tokens_);
     graph_.add_tensor(attn_residual, mlp_norm, hidden_mid);
     const Tensor mlp_in = activation(prefix + "mlp_norm.out", tokens_, h);
+    OpId down = model_.is_moe() ? experts(layer, mlp_norm, mlp_in)
+                                : dense_mlp(layer, mlp_norm, mlp_in, inter);
+    const Tensor down_out = activation(prefix + "down", tokens_, h);
+    OpId down_reduced =
+        collective("mlp_all_reduce", OpKind::kAllReduce, layer, down, down_out, down_out.bytes());
+    OpId mlp_residual = add("mlp_residual", layer);
+    graph_.add_tensor(down_reduced, mlp_residual,
+                      ranks_ == 1 ? down_out : activation(prefix + "down_reduced", tokens_, h));
+    graph_.add_tensor(attn_residual, mlp_residual, hidden_mid);
+    return mlp_residual;
+  }
+
+  // gate/up, SwiGLU, down; returns the down projection.
+  OpId dense_mlp(int layer, OpId mlp_norm, const Tensor& mlp_in, std::int64_t inter) {
+    const std::int64_t h = model_.hidden_size;
+    const std::string prefix = "layer" + std::to_string(layer) + ".";
     OpId gate = matmul("gate_proj", layer, tokens_, h, inter);
     OpId up = matmul("up_proj", layer, tokens_, h, inter);
     graph_.add_tensor(mlp_norm, gate, mlp_in);
@@ -278,14 +337,69 @@ class DecoderBuilder {
 
     OpId down = matmul("down_proj", layer, tokens_, inter, h);
     graph_.add_tensor(swiglu, down, activation(prefix + "swiglu", tokens_, inter));
-    const Tensor down_out = activation(prefix + "down", tokens_, h);
-    OpId down_reduced =
-        collective("mlp_all_reduce", OpKind::kAllReduce, layer, down, down_out, down_out.bytes());
-    OpId mlp_residual = add("mlp_residual", layer);
-    graph_.add_tensor(down_reduced, mlp_residual,
-                      ranks_ == 1 ? down_out : activation(prefix + "down_reduced", tokens_, h));
-    graph_.add_tensor(attn_residual, mlp_residual, hidden_mid);
-    return mlp_residual;
+    return down;
+  }
+
+  // Router, grouped expert gate/up, SwiGLU, grouped expert down with the weighted combine;
+  // returns the down projection. Sharding and costs: see the class comment.
+  OpId experts(int layer, OpId mlp_norm, const Tensor& mlp_in) {
+    const std::int64_t h = model_.hidden_size;
+    const std::int64_t count = model_.num_local_experts;
+    const std::int64_t top_k = model_.num_experts_per_tok;
+    const std::string prefix = "layer" + std::to_string(layer) + ".";
+    const ExpertShard shard =
+        expert_shard(model_, model_.intermediate_size_of(layer), tokens_, ranks_);
+    const double weight_size = dtype_bytes(model_.weight_dtype);
+
+    Op router_op = base("router", OpKind::kRouter, layer);
+    router_op.m = tokens_;
+    router_op.k = h;
+    router_op.n = count;
+    router_op.matmul_flops = 2.0 * tokens_ * h * count;
+    router_op.flops = router_op.matmul_flops +
+                      static_cast<double>(tokens_) * (5 * count + top_k * count + 2 * top_k);
+    router_op.parameters = router_op.active_parameters = h * count;
+    router_op.weight_bytes = router_op.stored_weight_bytes = h * count * weight_size;
+    OpId router = graph_.add_op(std::move(router_op));
+    graph_.add_tensor(mlp_norm, router, mlp_in);
+    // Per token: k expert ids (int32) and k weights (fp32).
+    const Tensor routing{prefix + "routing", {tokens_, 2 * top_k}, Dtype::kFp32};
+
+    auto expert_matmul = [&](const std::string& role, std::int64_t k, std::int64_t n) {
+      Op op = base(role, OpKind::kExpertMatMul, layer);
+      op.m = shard.rows;
+      op.k = k;
+      op.n = n;
+      op.flops = op.matmul_flops = 2.0 * shard.rows * n * k;
+      op.experts = shard.experts;
+      op.experts_read = shard.experts_read;
+      op.parameters = shard.experts * k * n;
+      // A token passes through top_k of the E experts: k/E of every expert-held weight.
+      op.active_parameters = op.parameters * top_k / count;
+      op.weight_bytes = shard.experts_read * k * n * weight_size;
+      op.stored_weight_bytes = static_cast<double>(op.parameters) * weight_size;
+      return op;
+    };
+    OpId gate_up = graph_.add_op(expert_matmul("expert_gate_up", h, 2 * shard.columns));
+    graph_.add_tensor(mlp_norm, gate_up, mlp_in);
+    graph_.add_tensor(router, gate_up, routing);
+
+    Op swiglu_op = base("expert_swiglu", OpKind::kSwiGlu, layer);
+    swiglu_op.m = shard.rows;
+    swiglu_op.n = shard.columns;
+    swiglu_op.flops = 5.0 * shard.rows * shard.columns;
+    OpId swiglu = graph_.add_op(std::move(swiglu_op));
+    graph_.add_tensor(gate_up, swiglu,
+                      activation(prefix + "expert_gate", shard.rows, shard.columns));
+    graph_.add_tensor(gate_up, swiglu, activation(prefix + "expert_up", shard.rows, shard.columns));
+
+    Op down_op = expert_matmul("expert_down", shard.columns, h);
+    down_op.flops += 2.0 * shard.rows * h;  // scale each routed row, accumulate per token
+    OpId down = graph_.add_op(std::move(down_op));
+    graph_.add_tensor(swiglu, down,
+                      activation(prefix + "expert_swiglu", shard.rows, shard.columns));
+    graph_.add_tensor(router, down, routing);
+    return down;
   }
 
   void head(OpId x) {
@@ -299,7 +413,6 @@ class DecoderBuilder {
     // fp32 logits; with tensor parallelism each rank computes a vocabulary slice and the slices
     // are gathered.
     const double logits_bytes = static_cast<double>(rows) * model_.vocab_size * 4.0;
-    const double slice_bytes = static_cast<double>(rows) * vocab_ * 4.0;
     OpId lm_head = matmul("lm_head", -1, rows, h, vocab_, !model_.tie_word_embeddings,
                           ranks_ == 1 ? logits_bytes : 0.0);
     graph_.add_tensor(norm, lm_head, activation("final_norm.out", rows, h));
@@ -320,6 +433,51 @@ class DecoderBuilder {
 };
 
 }  // namespace
+
+double attended_pairs(std::int64_t past, std::int64_t new_tokens, std::int64_t window) {
+  const double n = static_cast<double>(new_tokens);
+  if (window <= 0) return n * past + n * (n + 1) / 2.0;
+  // The new token i (0-based) sees c = past + i + 1 positions, capped at the window:
+  // sum over c from a = past + 1 to b = past + n of min(c, W).
+  const double a = static_cast<double>(past) + 1, b = static_cast<double>(past) + n;
+  const double w = static_cast<double>(window);
+  double pairs = 0;
+  const double uncapped_end = std::min(b, w);
+  if (a <= uncapped_end) pairs += (a + uncapped_end) * (uncapped_end - a + 1) / 2.0;
+  const double capped_start = std::max(a, w + 1);
+  if (capped_start <= b) pairs += w * (b - capped_start + 1);
+  return pairs;
+}
+
+double expected_distinct_experts(std::int64_t experts, std::int64_t per_token,
+                                 std::int64_t tokens) {
+  if (experts <= 0 || tokens <= 0) return 0;
+  const double unused = std::pow(1.0 - static_cast<double>(per_token) / experts, tokens);
+  return experts * (1.0 - unused);
+}
+
+ExpertShard expert_shard(const ModelSpec& model, std::int64_t intermediate, std::int64_t tokens,
+                         int ranks) {
+  const std::int64_t count = model.num_local_experts;
+  const std::int64_t top_k = model.num_experts_per_tok;
+  const double expected = expected_distinct_experts(count, top_k, tokens);
+  ExpertShard shard;
+  if (ranks > 1 && model.expert_parallel && count % ranks == 0) {
+    const std::int64_t local = count / ranks;
+    shard.expert_parallel = true;
+    shard.experts = local;
+    shard.columns = intermediate;
+    shard.rows = (tokens * top_k + ranks - 1) / ranks;
+    shard.experts_read = std::min({static_cast<double>(local), static_cast<double>(shard.rows),
+                                   std::max(1.0, expected / ranks)});
+    return shard;
+  }
+  shard.experts = count;
+  shard.columns = (intermediate + ranks - 1) / ranks;
+  shard.rows = tokens * top_k;
+  shard.experts_read = expected;
+  return shard;
+}
 
 WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step,
                                   int tensor_parallel) {

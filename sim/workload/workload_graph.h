@@ -41,6 +41,25 @@ class WorkloadGraph {
   Graph graph_;
 };
 
+// Causal (query, key) pairs of one sequence and head when `new_tokens` follow `past` cached
+// ones and each attends to at most `window` positions ending at its own (0: no window).
+double attended_pairs(std::int64_t past, std::int64_t new_tokens, std::int64_t window);
+
+// Expected number of distinct experts that `tokens` tokens touch when each picks `per_token`
+// of `experts` uniformly at random: experts * (1 - (1 - per_token/experts)^tokens).
+double expected_distinct_experts(std::int64_t experts, std::int64_t per_token, std::int64_t tokens);
+
+// What one rank holds and runs of a mixture-of-experts layer (see the builder's comment).
+struct ExpertShard {
+  bool expert_parallel = false;  // whole experts per rank (else every expert's columns split)
+  std::int64_t experts = 0;      // experts whose weights the rank holds
+  std::int64_t columns = 0;      // intermediate columns of each held expert
+  std::int64_t rows = 0;         // routed (token, expert) rows the rank runs
+  double experts_read = 0;       // distinct held experts a step reads
+};
+ExpertShard expert_shard(const ModelSpec& model, std::int64_t intermediate, std::int64_t tokens,
+                         int ranks);
+
 // One forward step of a llama-style decoder for the given step shape, as executed by one of
 // `tensor_parallel` ranks (Megatron-style sharding: q/k/v, gate and up split by columns, o and
 // down by rows followed by an all-reduce, the LM head split over the vocabulary followed by an
