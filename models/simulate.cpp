@@ -9,7 +9,7 @@
 
 namespace dfsim {
 
-SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps) {
+SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, bool record_units) {
   static bool elaborated = false;
   if (elaborated) {
     throw std::logic_error(
@@ -21,6 +21,12 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps) 
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
 
   SimulationTrace trace;
+  trace.record_units = record_units;
+  auto keep_rates = [&](const char* memory, const BandwidthChannel& channel) {
+    if (record_units && !channel.rate_log().empty()) {
+      trace.memory_rates.push_back({memory, channel.rate_log()});
+    }
+  };
   auto finish = [&](const BandwidthChannel& memory) {
     trace.dram_rate = memory.rate_log();
     trace.streaming_bandwidth = memory.bandwidth();
@@ -30,10 +36,14 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps) 
     GpuMachine machine("gpu", *gpu, steps, trace);
     sc_core::sc_start();
     finish(machine.hbm);
+    keep_rates("L2", machine.l2);
+    keep_rates("link", machine.link);
   } else if (const DataflowSpec* chip = hw.dataflow()) {
     DataflowMachine machine("rdu", *chip, steps, trace);
     sc_core::sc_start();
     finish(machine.hbm);
+    keep_rates("DDR", machine.ddr);
+    keep_rates("link", machine.link);
   } else {
     throw std::logic_error("no machine model for family " + hw.family);
   }

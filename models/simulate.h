@@ -12,6 +12,9 @@
 
 namespace dfsim {
 
-SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps);
+// `record_units` also records what each hardware unit did (SimulationTrace::unit_slices) and the
+// rates of the memories besides DRAM, for timelines.
+SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps,
+                         bool record_units = false);
 
 }  // namespace dfsim

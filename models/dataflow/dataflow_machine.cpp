@@ -23,8 +23,9 @@ DataflowMachine::DataflowMachine(sc_core::sc_module_name name, const DataflowSpe
                                  const std::vector<Program>& steps, SimulationTrace& trace)
     : sc_module(name),
       hbm("hbm", chip.hbm.bandwidth * chip.hbm.achievable_fraction, chip.hbm.latency, true),
-      ddr("ddr", chip.ddr.bandwidth * chip.ddr.achievable_fraction, chip.ddr.latency, false),
-      link("link", chip.link.bandwidth, chip.link.latency, false),
+      ddr("ddr", chip.ddr.bandwidth * chip.ddr.achievable_fraction, chip.ddr.latency,
+          trace.record_units),
+      link("link", chip.link.bandwidth, chip.link.latency, trace.record_units),
       chip_(chip),
       steps_(steps),
       trace_(trace) {
@@ -60,7 +61,14 @@ void DataflowMachine::host() {
       double boundary_begin = now_seconds();
       double overhead = call.launch_overhead + (first_call ? 0.0 : call.host_sync);
       const Kernel& head = program.kernels[index];
-      if (!loaded_program || *loaded_program != head.signature) overhead += call.program_load;
+      const bool load_program = !loaded_program || *loaded_program != head.signature;
+      if (load_program) overhead += call.program_load;
+      if (trace_.record_units) {
+        trace_.unit_slices.push_back({"host",
+                                      std::string(first_call ? "launch" : "sync + launch") +
+                                          (load_program ? " + program load " : " ") + head.name,
+                                      boundary_begin, boundary_begin + overhead});
+      }
       loaded_program = &head.signature;
       first_call = false;
       wait_seconds(overhead);
@@ -155,6 +163,15 @@ void DataflowMachine::pipeline() {
           const Stage& stage = kernel.stages[s];
           Load& load = loads_[next_load++];
           wait_loaded(load);
+          if (trace_.record_units) {
+            for (BandwidthChannel::Transfer* transfer : {load.hbm_transfer, load.ddr_transfer}) {
+              if (!transfer) continue;
+              trace_.unit_slices.push_back(
+                  {"loader",
+                   kernel.name + "." + stage.name + (transfer == load.ddr_transfer ? " (DDR)" : ""),
+                   transfer->first_byte, transfer->last_byte});
+            }
+          }
           const double loaded_bytes = load.hbm_bytes + load.ddr_bytes;
           // Its first micro-batch waits for the predecessor's, one stage latency away, and for
           // its own PCUs to finish the previous chunk.
@@ -167,12 +184,24 @@ void DataflowMachine::pipeline() {
           if (stage.work.collective != Collective::kNone) {
             run_collective(link, stage.work.collective,
                            stage.work.collective_bytes / kernel.token_chunks, chip_.sockets);
+            if (trace_.record_units) {
+              trace_.unit_slices.push_back(
+                  {"link", kernel.name + "." + stage.name, start, now_seconds()});
+            }
             per_batch = std::max(per_batch, (now_seconds() - start) / micro_batches);
           }
           const double write_bytes = stage.work.dram_write_bytes / kernel.token_chunks;
           if (write_bytes > 0) writes.push_back(&hbm.issue(write_bytes, 0));
           previous_first_out = start + per_batch;
           stage_free[s] = start + micro_batches * per_batch;
+          if (trace_.record_units) {
+            std::string what = kernel.name;
+            if (kernel.token_chunks > 1) {
+              what += " chunk " + std::to_string(chunk + 1) + "/" +
+                      std::to_string(kernel.token_chunks);
+            }
+            trace_.unit_slices.push_back({"PCUs: " + stage.name, what, start, stage_free[s]});
+          }
           previous_end = std::max(previous_end + chip_.stage_latency + per_batch, stage_free[s]);
           buffered_ -= loaded_bytes;
           consumed_.notify(sc_core::SC_ZERO_TIME);

@@ -12,8 +12,8 @@ using sc_core::SC_SEC;
 using sc_core::wait;
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-                 BandwidthChannel& l2, BandwidthChannel& link)
-    : sc_module(name), gpu_(gpu), hbm_(hbm), l2_(l2), link_(link) {}
+                 BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace)
+    : sc_module(name), gpu_(gpu), trace_(trace), hbm_(hbm), l2_(l2), link_(link) {}
 
 void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   if (kernel.tiles < 1 || kernel.tiles_per_unit < 1) {
@@ -23,7 +23,11 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
     // NCCL reads its input from and writes its result to HBM while the link carries the ring.
     BandwidthChannel::Transfer* dram =
         kernel.dram_bytes() > 0 ? &hbm_.issue(kernel.dram_bytes(), 0) : nullptr;
+    const double begin = now_seconds();
     run_collective(link_, kernel.collective, kernel.collective_bytes, gpu_.sockets);
+    if (trace_.record_units) {
+      trace_.unit_slices.push_back({"link", kernel.name, begin, now_seconds()});
+    }
     if (dram) {
       if (!dram->finished) wait(dram->done);
       record.dram_first_byte = dram->first_byte;
@@ -46,7 +50,9 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
 
   const std::int64_t slots = static_cast<std::int64_t>(gpu_.sm_count) * kernel.tiles_per_unit;
   std::int64_t remaining = kernel.tiles;
-  while (remaining > 0) {
+  const std::int64_t waves = (kernel.tiles + slots - 1) / slots;
+  for (std::int64_t wave_index = 1; remaining > 0; ++wave_index) {
+    const double wave_start = now_seconds();
     const std::int64_t wave = std::min(remaining, slots);
     remaining -= wave;
     // Tiles are spread over SMs first; the busiest SM holds ceil(wave / sm_count) of them.
@@ -72,6 +78,13 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
       hbm_.release(*dram);
     }
     if (onchip) l2_.release(*onchip);
+    if (trace_.record_units) {
+      trace_.unit_slices.push_back({"SMs",
+                                    kernel.name + " wave " + std::to_string(wave_index) + "/" +
+                                        std::to_string(waves) + " (" + std::to_string(active_sms) +
+                                        " SMs)",
+                                    wave_start, now_seconds()});
+    }
   }
 }
 
@@ -101,6 +114,11 @@ void GpuDispatcher::run() {
       const double gap = kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap;
       wait_seconds(gap);
       record.start = now_seconds();
+      if (trace_.record_units) {
+        trace_.unit_slices.push_back(
+            {"dispatcher", kernel.continues_loop ? "grid barrier" : "launch " + kernel.name,
+             record.boundary_begin, record.start});
+      }
       sms_.execute(kernel, record);
       record.end = now_seconds();
       trace_.kernels.push_back(record);
@@ -113,9 +131,9 @@ GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu,
                        const std::vector<Program>& steps, SimulationTrace& trace)
     : sc_module(name),
       hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
-      l2("l2", gpu.l2.bandwidth, 0.0, false),
-      link("link", gpu.link.bandwidth, gpu.link.latency, false),
-      sms("sms", gpu, hbm, l2, link),
+      l2("l2", gpu.l2.bandwidth, 0.0, trace.record_units),
+      link("link", gpu.link.bandwidth, gpu.link.latency, trace.record_units),
+      sms("sms", gpu, hbm, l2, link, trace),
       dispatcher("dispatcher", gpu, steps, sms, trace) {}
 
 }  // namespace dfsim

@@ -31,11 +31,12 @@ namespace dfsim {
 class SmArray : public sc_core::sc_module {
  public:
   SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-          BandwidthChannel& l2, BandwidthChannel& link);
+          BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace);
   void execute(const Kernel& kernel, KernelRecord& record);
 
  private:
   const GpuSpec& gpu_;
+  SimulationTrace& trace_;
   BandwidthChannel& hbm_;
   BandwidthChannel& l2_;
   BandwidthChannel& link_;

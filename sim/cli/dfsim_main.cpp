@@ -27,6 +27,9 @@ int dfsim_main(int argc, char** argv) {
   add(add_list_command);
   add(add_bench_command);
   add(add_estimate_command);
+  add(add_sweep_command);
+  add(add_merge_command);
+  add(add_roofline_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) {

@@ -137,6 +137,7 @@ int run(const RunOptions& options) {
   }
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
   request.looping = *parse_looping_mode(options.looping);
+  request.record_units = !options.trace.empty();
 
   ReportFormat format = options.format == "json"  ? ReportFormat::kJson
                         : options.format == "csv" ? ReportFormat::kCsv

@@ -23,7 +23,7 @@ RunResult run_simulation_traced(const RunRequest& request) {
   HwConfig hw = load_hw_config(request.hw, request.overrides);
   ModelSpec model = load_model_spec(request.model, request.overrides);
   std::vector<Program> programs = build_programs(model, hw, request.phase, request.looping);
-  SimulationTrace trace = simulate(hw, programs);
+  SimulationTrace trace = simulate(hw, programs, request.record_units);
   RunStats stats = summarize(trace, programs, model, hw, request.phase);
   stats.looping = std::string(looping_mode_name(request.looping));
   return {std::move(stats), std::move(trace)};

@@ -19,6 +19,7 @@ struct RunRequest {
   Phase phase;
   std::vector<Override> overrides;
   LoopingMode looping = LoopingMode::kOff;
+  bool record_units = false;  // trace what each hardware unit did (timelines; see simulate())
 };
 
 // The programs of every step of the phase (decode: the KV cache grows by one each step), for one

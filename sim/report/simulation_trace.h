@@ -28,12 +28,34 @@ struct RatePoint {
   double rate = 0;  // bytes/s
 };
 
+// What one hardware unit worked on, and when: the GPU's dispatcher (launch gaps), its SMs (waves)
+// and link (collectives); the dataflow chip's host interface (call overhead), loader (each
+// stage's bytes streaming in), the PCUs of each pipeline stage, and link. For timelines only.
+struct UnitSlice {
+  std::string unit;  // the track: "dispatcher", "SMs", "loader", "PCUs: gate_up_proj", "link"
+  std::string name;  // what it did: the kernel, a wave, a stage's load
+  double start = 0;
+  double end = 0;
+};
+
+// Delivered rate over time of a memory other than DRAM (L2, DDR, link), for timelines.
+struct MemoryRateLog {
+  std::string memory;  // "L2", "DDR", "link"
+  std::vector<RatePoint> rate;
+};
+
 struct SimulationTrace {
+  // Asked for by the caller before simulation: record unit_slices and memory_rates (costly on
+  // long runs, so only for timelines).
+  bool record_units = false;
+
   std::vector<KernelRecord> kernels;  // in execution order
   std::vector<RatePoint> dram_rate;   // non-decreasing times
   double end_time = 0;                // seconds of simulated time
   double streaming_bandwidth = 0;     // what DRAM sustains when streaming (bytes/s)
   std::uint64_t transfers = 0;        // DRAM transfers simulated (a measure of simulator work)
+  std::vector<UnitSlice> unit_slices;      // only with record_units
+  std::vector<MemoryRateLog> memory_rates;  // only with record_units
 };
 
 }  // namespace dfsim

@@ -21,6 +21,19 @@ SimulationTrace trace_window(const SimulationTrace& trace, double begin, double 
     if (point.time > begin && point.time <= end) window.dram_rate.push_back(point);
   }
   window.dram_rate.insert(window.dram_rate.begin(), RatePoint{begin, rate_at_begin});
+  for (const UnitSlice& slice : trace.unit_slices) {
+    if (slice.end >= begin && slice.start <= end) window.unit_slices.push_back(slice);
+  }
+  for (const MemoryRateLog& log : trace.memory_rates) {
+    MemoryRateLog part{log.memory, {}};
+    double at_begin = 0;
+    for (const RatePoint& point : log.rate) {
+      if (point.time <= begin) at_begin = point.rate;
+      if (point.time > begin && point.time <= end) part.rate.push_back(point);
+    }
+    part.rate.insert(part.rate.begin(), RatePoint{begin, at_begin});
+    window.memory_rates.push_back(std::move(part));
+  }
   return window;
 }
 
@@ -32,10 +45,20 @@ json trace_to_json(const SimulationTrace& trace) {
   }
   json rates = json::array();
   for (const RatePoint& p : trace.dram_rate) rates.push_back({p.time, p.rate});
+  json units = json::array();
+  for (const UnitSlice& u : trace.unit_slices) units.push_back({u.unit, u.name, u.start, u.end});
+  json memories = json::array();
+  for (const MemoryRateLog& log : trace.memory_rates) {
+    json points = json::array();
+    for (const RatePoint& p : log.rate) points.push_back({p.time, p.rate});
+    memories.push_back({{"memory", log.memory}, {"rate", points}});
+  }
   return {{"kernels", kernels},
           {"dram_rate", rates},
           {"end_time", trace.end_time},
-          {"streaming_bandwidth", trace.streaming_bandwidth}};
+          {"streaming_bandwidth", trace.streaming_bandwidth},
+          {"unit_slices", units},
+          {"memory_rates", memories}};
 }
 
 SimulationTrace trace_from_json(const json& j) {
@@ -57,6 +80,16 @@ SimulationTrace trace_from_json(const json& j) {
   for (const json& p : j.at("dram_rate")) trace.dram_rate.push_back({p[0], p[1]});
   trace.end_time = j.at("end_time");
   trace.streaming_bandwidth = j.at("streaming_bandwidth");
+  if (j.contains("unit_slices")) {
+    for (const json& u : j.at("unit_slices")) trace.unit_slices.push_back({u[0], u[1], u[2], u[3]});
+  }
+  if (j.contains("memory_rates")) {
+    for (const json& log : j.at("memory_rates")) {
+      MemoryRateLog entry{log.at("memory"), {}};
+      for (const json& p : log.at("rate")) entry.rate.push_back({p[0], p[1]});
+      trace.memory_rates.push_back(std::move(entry));
+    }
+  }
   return trace;
 }
 
@@ -93,6 +126,26 @@ json perfetto_events(const SimulationTrace& trace, const std::string& label, int
   for (const RatePoint& p : trace.dram_rate) {
     events.push_back({{"ph", "C"}, {"name", "HBM bandwidth (GB/s)"}, {"pid", pid},
                       {"ts", p.time * kMicro}, {"args", {{"GB/s", p.rate / 1e9}}}});
+  }
+  // One track per hardware unit, in the order the units first appear.
+  std::vector<std::string> units;
+  for (const UnitSlice& slice : trace.unit_slices) {
+    auto it = std::find(units.begin(), units.end(), slice.unit);
+    if (it == units.end()) {
+      units.push_back(slice.unit);
+      meta("thread_name", static_cast<int>(units.size()) + 2, slice.unit);
+      it = units.end() - 1;
+    }
+    const int tid = static_cast<int>(it - units.begin()) + 3;
+    events.push_back({{"ph", "X"}, {"name", slice.name}, {"pid", pid}, {"tid", tid},
+                      {"ts", slice.start * kMicro}, {"dur", (slice.end - slice.start) * kMicro}});
+  }
+  for (const MemoryRateLog& log : trace.memory_rates) {
+    const std::string name = log.memory + " bandwidth (GB/s)";
+    for (const RatePoint& p : log.rate) {
+      events.push_back({{"ph", "C"}, {"name", name}, {"pid", pid}, {"ts", p.time * kMicro},
+                        {"args", {{"GB/s", p.rate / 1e9}}}});
+    }
   }
   return events;
 }

@@ -21,7 +21,9 @@ SimulationTrace trace_from_json(const nlohmann::json& json);
 double first_layers_end(const SimulationTrace& trace, int layers);
 
 // Chrome trace events of one run as process `pid` named `label`: one track of kernels, one of
-// synchronization boundaries (drain/launch gaps), and the HBM bandwidth as a counter.
+// synchronization boundaries (drain/launch gaps), one per hardware unit when the trace recorded
+// them (dispatcher, SMs, host, loader, each stage's PCUs, link), the HBM bandwidth and the other
+// memories' (L2, DDR, link) as counters.
 nlohmann::json perfetto_events(const SimulationTrace& trace, const std::string& label, int pid);
 // A complete trace file from the events of one or more runs.
 std::string perfetto_file(const nlohmann::json& events);
