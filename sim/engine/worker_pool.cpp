@@ -1,5 +1,7 @@
 #include "sim/engine/worker_pool.h"
 
+#include "sim/engine/fd_io.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -33,15 +35,6 @@ struct Running {
   std::string error;
 };
 
-void write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 [[noreturn]] void run_child(std::size_t job, int out_fd, int err_fd, pid_t parent,
                             const std::function<std::string(std::size_t)>& work) {
