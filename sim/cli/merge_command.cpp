@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/output_file.h"
 #include "sim/common/error.h"
 #include "sim/engine/sweep_merge.h"
 
@@ -39,16 +40,7 @@ int merge(const MergeOptions& options) {
   for (const std::string& warning : result.warnings) {
     std::fprintf(stderr, "dfsim merge: warning: %s\n", warning.c_str());
   }
-  // Temporary name, then rename: a reader never sees half a merged file.
-  const std::string temporary = options.out + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc | std::ios::binary);
-    file << result.text;
-    if (!file) throw InputError("-o " + options.out + ": cannot write");
-  }
-  if (std::rename(temporary.c_str(), options.out.c_str()) != 0) {
-    throw InputError("-o " + options.out + ": cannot write");
-  }
+  write_file_atomically(options.out, result.text, "-o");
   std::string of_total =
       result.points_total ? fmt::format(" of {}", result.points_total) : std::string();
   std::fprintf(stderr, "dfsim merge: %zu%s points from %zu files -> %s (%zu with status error)\n",

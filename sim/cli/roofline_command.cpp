@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/output_file.h"
 #include "sim/common/error.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
@@ -115,15 +116,7 @@ int roofline(const RooflineOptions& options) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
-  const std::string temporary = options.out + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << text;
-    if (!file) throw InputError("--out " + options.out + ": cannot write");
-  }
-  if (std::rename(temporary.c_str(), options.out.c_str()) != 0) {
-    throw InputError("--out " + options.out + ": cannot write");
-  }
+  write_file_atomically(options.out, text, "--out");
   return 0;
 }
 

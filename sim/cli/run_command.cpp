@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/output_file.h"
 #include "sim/common/error.h"
 #include "sim/common/units.h"
 #include "sim/engine/isolated_run.h"
@@ -34,19 +35,6 @@ struct RunOptions {
   int timeline_layers = 3;
 };
 
-// Writes `text` to `path` through a temporary file, so a reader never sees half a file.
-void write_file(const std::string& path, const std::string& text, const char* option) {
-  std::string temporary = path + ".tmp";
-  {
-    std::ofstream file(temporary, std::ios::trunc);
-    file << text;
-    if (!file) throw InputError(std::string(option) + " " + path + ": cannot write");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    throw InputError(std::string(option) + " " + path + ": cannot write");
-  }
-}
-
 // Runs one variant in a child process; the child hands back the stats and as much of the trace
 // as the outputs need.
 RunResult run_variant(const RunRequest& request, const RunOptions& options) {
@@ -72,7 +60,7 @@ void write_timelines(const RunOptions& options,
       for (auto& event : perfetto_events(run.trace, label, pid)) events.push_back(event);
       ++pid;
     }
-    write_file(options.trace, perfetto_file(events), "--trace");
+    write_file_atomically(options.trace, perfetto_file(events), "--trace");
   }
   if (!options.timeline.empty()) {
     std::vector<std::pair<std::string, SimulationTrace>> rows;
@@ -85,7 +73,7 @@ void write_timelines(const RunOptions& options,
     const RunStats& stats = runs.front().second.stats;
     std::string title = fmt::format("{} on {}: first {} decoder layers of a {} step", stats.model,
                                     stats.hw, options.timeline_layers, stats.phase);
-    write_file(options.timeline,
+    write_file_atomically(options.timeline,
                timeline_svg(rows, end, stats.peak_bandwidth_Bps / stats.sockets, title),
                "--timeline");
   }
@@ -173,7 +161,7 @@ int run(const RunOptions& options) {
     std::fputs(text.c_str(), stdout);
     return 0;
   }
-  write_file(options.out, text, "--out");
+  write_file_atomically(options.out, text, "--out");
   return 0;
 }
 
