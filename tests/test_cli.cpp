@@ -16,76 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_support.h"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("dfsim-cli-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path);
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream file(path, std::ios::trunc);
-  file << text;
-  REQUIRE(file.good());
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
-struct Outcome {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `dfsim <args>` in `dir` (args go through the shell as written) and collects stdout,
-// stderr and the exit code.
-Outcome dfsim(const TempDir& dir, const std::string& args) {
-  const fs::path out = dir.path() / "dfsim.stdout";
-  const fs::path err = dir.path() / "dfsim.stderr";
-  const std::string command = "cd '" + dir.path().string() + "' && '" DFSIM_BINARY "' " + args +
-                              " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  Outcome outcome;
-  REQUIRE(status != -1);
-  REQUIRE(WIFEXITED(status));  // not killed by a signal
-  outcome.code = WEXITSTATUS(status);
-  outcome.out = read_text(out);
-  outcome.err = read_text(err);
-  fs::remove(out);
-  fs::remove(err);
-  return outcome;
-}
+using namespace dfsim::testing;
 
 // The .yaml names in a config directory, sorted (what "known: ..." lists).
 std::string known_names(const char* variable, const char* subdirectory) {
@@ -158,7 +96,7 @@ double number(const json& report, const char* key) {
 
 // A successful run: exit 0, nothing on stderr, a JSON report on stdout.
 json run_json(const TempDir& dir, const std::string& args) {
-  Outcome outcome = dfsim(dir, "run " + args + " --format json");
+  Outcome outcome = run_dfsim(dir, "run " + args + " --format json");
   INFO("dfsim run " << args << "\nstderr: " << outcome.err);
   REQUIRE(outcome.code == 0);
   CHECK(outcome.err.empty());
@@ -170,7 +108,7 @@ json run_json(const TempDir& dir, const std::string& args) {
 // Bad input: exit code 2, nothing on stdout, and exactly these lines on stderr.
 void expect_bad_input(const TempDir& dir, const std::string& args,
                       const std::vector<std::string>& expected_stderr) {
-  Outcome outcome = dfsim(dir, args);
+  Outcome outcome = run_dfsim(dir, args);
   INFO("dfsim " << args << "\nstderr: " << outcome.err);
   CHECK(outcome.code == 2);
   CHECK(outcome.out.empty());
@@ -184,7 +122,7 @@ const std::string kUsageHint = "Run 'dfsim --help' for usage.";
 
 TEST_CASE("dfsim list names the hardware and the workloads", "[cli]") {
   TempDir dir;
-  Outcome outcome = dfsim(dir, "list");
+  Outcome outcome = run_dfsim(dir, "list");
   INFO("stdout: " << outcome.out << "\nstderr: " << outcome.err);
   CHECK(outcome.code == 0);
   CHECK(outcome.err.empty());
@@ -198,7 +136,7 @@ TEST_CASE("dfsim list names the hardware and the workloads", "[cli]") {
   CHECK(listed("llama3.1-8b"));
   CHECK(listed("tiny-llama"));
   // `list hw` leaves the workloads out.
-  Outcome hw_only = dfsim(dir, "list hw");
+  Outcome hw_only = run_dfsim(dir, "list hw");
   CHECK(hw_only.code == 0);
   CHECK(hw_only.out.find("h100-sxm") != std::string::npos);
   CHECK(hw_only.out.find("llama3.1-8b") == std::string::npos);
@@ -342,7 +280,7 @@ TEST_CASE("dfsim rejects bad hardware files with one line and exit code 2", "[cl
   }
   // The unedited copy runs: the errors above come from the edits alone.
   write_text(dir.path() / "copy.yaml", join_lines(base));
-  Outcome good = dfsim(dir, "run --model tiny-llama --hw copy.yaml --tokens 1");
+  Outcome good = run_dfsim(dir, "run --model tiny-llama --hw copy.yaml --tokens 1");
   INFO("stderr: " << good.err);
   CHECK(good.code == 0);
 }
@@ -437,8 +375,8 @@ TEST_CASE("dfsim run --set changes the simulated machine and model", "[cli]") {
 
 TEST_CASE("dfsim run --out writes the report to the file only", "[cli]") {
   TempDir dir;
-  Outcome outcome =
-      dfsim(dir, "run --model tiny-llama --hw h100-sxm --tokens 2 --format json --out report.json");
+  Outcome outcome = run_dfsim(
+      dir, "run --model tiny-llama --hw h100-sxm --tokens 2 --format json --out report.json");
   INFO("stderr: " << outcome.err);
   CHECK(outcome.code == 0);
   CHECK(outcome.out.empty());

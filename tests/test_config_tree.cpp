@@ -1,12 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <vector>
 
 #include "sim/config/config_tree.h"
+#include "tests/test_support.h"
 
 using dfsim::ConfigNode;
 using dfsim::SourceLocation;
@@ -16,30 +15,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
+// A scratch directory whose configs inherit from each other by name.
+class ConfigDir : public dfsim::testing::TempDir {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("dfsim_config_tree_" + std::to_string(random()) + "_" + std::to_string(counter++));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& text) const {
-    fs::path file = path_ / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
   // Resolves `inherit: name` to name.yaml in this directory, remembering the calls.
   dfsim::InheritResolver resolver(std::vector<std::string>* calls = nullptr) const {
     return [this, calls](const std::string& name, const SourceLocation& where) {
@@ -47,9 +25,6 @@ class TempDir {
       return file(name + ".yaml");
     };
   }
-
- private:
-  fs::path path_;
 };
 
 std::vector<std::string> keys_of(const ConfigNode& node) {
@@ -170,7 +145,7 @@ TEST_CASE("parse_yaml copes with aliases", "[config_tree]") {
 }
 
 TEST_CASE("load_yaml_file names the file it cannot read", "[config_tree]") {
-  TempDir dir;
+  ConfigDir dir;
   std::string missing = dir.file("missing.yaml");
   CHECK_THROWS_WITH(dfsim::load_yaml_file(missing),
                     missing + ": cannot read file: No such file or directory");
@@ -190,7 +165,7 @@ TEST_CASE("load_yaml_file names the file it cannot read", "[config_tree]") {
 }
 
 TEST_CASE("inherit merges the child over its parents", "[config_tree]") {
-  TempDir dir;
+  ConfigDir dir;
   std::string grand = dir.write("grand.yaml",
                                 "description: generic\n"
                                 "launch:\n"
@@ -242,7 +217,7 @@ TEST_CASE("inherit merges the child over its parents", "[config_tree]") {
 }
 
 TEST_CASE("a config without inherit loads as it is", "[config_tree]") {
-  TempDir dir;
+  ConfigDir dir;
   std::string path = dir.write("plain.yaml", "a: 1\nb: 2\n");
   bool resolved = false;
   ConfigNode root =
@@ -255,7 +230,7 @@ TEST_CASE("a config without inherit loads as it is", "[config_tree]") {
 }
 
 TEST_CASE("inherit rejects cycles, deep chains and bad values", "[config_tree]") {
-  TempDir dir;
+  ConfigDir dir;
   SECTION("two files inheriting each other") {
     std::string a = dir.write("a.yaml", "inherit: b\nx: 1\n");
     std::string b = dir.write("b.yaml", "x: 2\ninherit: a\n");
@@ -306,7 +281,7 @@ TEST_CASE("inherit rejects cycles, deep chains and bad values", "[config_tree]")
 }
 
 TEST_CASE("a config file must be a non-empty map", "[config_tree]") {
-  TempDir dir;
+  ConfigDir dir;
   std::string empty = dir.write("empty.yaml", "");
   CHECK_THROWS_WITH(dfsim::load_config_with_inherit(empty, dir.resolver()),
                     empty + ": empty document");

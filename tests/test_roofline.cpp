@@ -20,55 +20,14 @@
 #include "sim/config/catalog.h"
 #include "sim/report/roofline.h"
 
+#include "tests/test_support.h"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("dfsim-roofline-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-Outcome run_dfsim(const TempDir& dir, const std::string& args) {
-  const fs::path out = dir.path() / "dfsim.stdout";
-  const fs::path err = dir.path() / "dfsim.stderr";
-  const std::string command = "cd '" + dir.path().string() + "' && '" DFSIM_BINARY "' " + args +
-                              " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  REQUIRE(status != -1);
-  REQUIRE(WIFEXITED(status));
-  Outcome outcome{WEXITSTATUS(status), read_text(out), read_text(err)};
-  fs::remove(out);
-  fs::remove(err);
-  return outcome;
-}
+using namespace dfsim::testing;
 
 dfsim::Kernel kernel(const std::string& name, int layer, double flops, double matmul_flops,
                      dfsim::Collective collective = dfsim::Collective::kNone) {

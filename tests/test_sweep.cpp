@@ -30,71 +30,15 @@
 #include "sim/engine/sweep_table.h"
 #include "sim/engine/worker_pool.h"
 
+#include "tests/test_support.h"
+
 namespace fs = std::filesystem;
 using dfsim::InputError;
 using nlohmann::json;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("dfsim-sweep-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream file(path, std::ios::trunc | std::ios::binary);
-  file << text;
-  REQUIRE(file.good());
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs `dfsim <args>` through the shell in `dir`.
-Outcome run_dfsim(const TempDir& dir, const std::string& args) {
-  const fs::path out = dir.path() / "dfsim.stdout";
-  const fs::path err = dir.path() / "dfsim.stderr";
-  const std::string command = "cd '" + dir.path().string() + "' && '" DFSIM_BINARY "' " + args +
-                              " >'" + out.string() + "' 2>'" + err.string() + "'";
-  const int status = std::system(command.c_str());
-  REQUIRE(status != -1);
-  REQUIRE(WIFEXITED(status));
-  Outcome outcome{WEXITSTATUS(status), read_text(out), read_text(err)};
-  fs::remove(out);
-  fs::remove(err);
-  return outcome;
-}
+using namespace dfsim::testing;
 
 std::string message_of(const std::function<void()>& action) {
   try {

@@ -15,36 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/test_support.h"
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("dfsim-units-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
+using namespace dfsim::testing;
 
 // Runs `dfsim run <args> --format json --trace trace.json` and returns (report, trace events).
 std::pair<json, json> traced_run(const TempDir& dir, const std::string& args) {
