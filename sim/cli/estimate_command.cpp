@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
 #include "sim/config/catalog.h"
 #include "sim/report/estimate_report.h"
@@ -39,12 +40,12 @@ int estimate(const EstimateOptions& options) {
   request.devices = options.devices;
   // Both phases are shown; one length given serves both (the prompt that was prefilled is the
   // context decode continues from), as in `dfsim run`.
-  request.context = options.context >= 0  ? options.context
-                    : options.prompt >= 1 ? options.prompt
-                                          : 128;
-  request.prompt = options.prompt >= 1    ? options.prompt
-                   : options.context >= 1 ? options.context
-                                          : 512;
+  // A zero length does not stand for the other phase: --prompt 0 is rejected below, and
+  // --context 0 (an empty cache) leaves the prompt at its default.
+  request.context =
+      phase_length(PhaseKind::kDecode, options.context, options.prompt >= 1 ? options.prompt : -1);
+  request.prompt = phase_length(PhaseKind::kPrefill, options.context >= 1 ? options.context : -1,
+                                options.prompt >= 1 ? options.prompt : -1);
   if (options.prompt == 0) throw InputError("--prompt: must be at least 1");
   const Estimate result = estimate_model(model, request);
   if (options.format == "json") {

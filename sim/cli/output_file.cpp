@@ -21,4 +21,12 @@ void write_file_atomically(const std::string& path, const std::string& text,
   }
 }
 
+void write_output(const std::string& path, const std::string& text, const std::string& option) {
+  if (path.empty()) {
+    std::fputs(text.c_str(), stdout);
+  } else {
+    write_file_atomically(path, text, option);
+  }
+}
+
 }  // namespace dfsim

@@ -10,4 +10,7 @@ namespace dfsim {
 void write_file_atomically(const std::string& path, const std::string& text,
                            const std::string& option);
 
+// A command's report: to stdout when `path` is empty, else to the file as above.
+void write_output(const std::string& path, const std::string& text, const std::string& option);
+
 }  // namespace dfsim

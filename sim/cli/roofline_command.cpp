@@ -8,6 +8,7 @@
 
 #include "sim/cli/commands.h"
 #include "sim/cli/output_file.h"
+#include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
@@ -69,19 +70,10 @@ int roofline(const RooflineOptions& options) {
     RunRequest request = base;
     request.phase.batch = options.batch;
     request.phase.tokens = options.tokens;
-    // Decode starts from --context cached tokens (or the --prompt that was prefilled); prefill
-    // processes --prompt tokens (or --context when only it is given), as `dfsim run` does.
-    if (phase == "prefill") {
-      request.phase.kind = PhaseKind::kPrefill;
-      request.phase.context = options.prompt >= 0    ? options.prompt
-                              : options.context >= 0 ? options.context
-                                                     : 512;
-      if (request.phase.context < 1) throw InputError("--prompt: must be at least 1 for prefill");
-    } else {
-      request.phase.kind = PhaseKind::kDecode;
-      request.phase.context = options.context >= 0  ? options.context
-                              : options.prompt >= 0 ? options.prompt
-                                                    : 128;
+    request.phase.kind = phase == "prefill" ? PhaseKind::kPrefill : PhaseKind::kDecode;
+    request.phase.context = phase_length(request.phase.kind, options.context, options.prompt);
+    if (request.phase.kind == PhaseKind::kPrefill && request.phase.context < 1) {
+      throw InputError("--prompt: must be at least 1 for prefill");
     }
     // SystemC elaborates once per process: each phase simulates in a child of its own.
     RunStats stats = run_isolated(request);
@@ -112,11 +104,7 @@ int roofline(const RooflineOptions& options) {
       options.format == "json"
           ? roofline_json(model.name, hw.name, ceilings, kernels).dump(2) + "\n"
           : format_roofline_table("dfsim roofline: " + heading, ceilings, kernels);
-  if (options.out.empty()) {
-    std::fputs(text.c_str(), stdout);
-    return 0;
-  }
-  write_file_atomically(options.out, text, "--out");
+  write_output(options.out, text, "--out");
   return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "sim/cli/commands.h"
 #include "sim/cli/output_file.h"
+#include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
 #include "sim/common/units.h"
 #include "sim/engine/isolated_run.h"
@@ -44,7 +45,8 @@ RunResult run_variant(const RunRequest& request, const RunOptions& options) {
     if (!options.trace.empty()) {
       trace = std::move(result.trace);
     } else if (!options.timeline.empty()) {
-      trace = trace_window(result.trace, 0, first_layers_end(result.trace, options.timeline_layers));
+      trace =
+          trace_window(result.trace, 0, first_layers_end(result.trace, options.timeline_layers));
     }
     return nlohmann::json{{"stats", to_json(result.stats)}, {"trace", trace_to_json(trace)}};
   });
@@ -74,8 +76,8 @@ void write_timelines(const RunOptions& options,
     std::string title = fmt::format("{} on {}: first {} decoder layers of a {} step", stats.model,
                                     stats.hw, options.timeline_layers, stats.phase);
     write_file_atomically(options.timeline,
-               timeline_svg(rows, end, stats.peak_bandwidth_Bps / stats.sockets, title),
-               "--timeline");
+                          timeline_svg(rows, end, stats.peak_bandwidth_Bps / stats.sockets, title),
+                          "--timeline");
   }
 }
 
@@ -84,9 +86,8 @@ std::string format_comparison(const RunStats& off, const RunStats& on) {
   auto duration = [](double v) { return format_quantity(v, Dimension::kDuration); };
   auto percent = [](double v) { return fmt::format("{:.1f} %", 100.0 * v); };
   std::string out = fmt::format(
-      "dfsim run --compare-looping: {} on {}, {} (batch {}, {} {}, {} tokens)\n", off.model,
-      off.hw, off.phase, off.batch, off.phase == "decode" ? "context" : "prompt", off.context,
-      off.tokens);
+      "dfsim run --compare-looping: {} on {}, {} (batch {}, {} {}, {} tokens)\n", off.model, off.hw,
+      off.phase, off.batch, off.phase == "decode" ? "context" : "prompt", off.context, off.tokens);
   auto row = [&](std::string_view name, const std::string& a, const std::string& b) {
     out += fmt::format("  {:<28}{:>16}{:>16}\n", name, a, b);
   };
@@ -94,8 +95,10 @@ std::string format_comparison(const RunStats& off, const RunStats& on) {
   row("time per token (step)", duration(off.time_per_step_s), duration(on.time_per_step_s));
   row("tokens per second", fmt::format("{:.2f}", off.tokens_per_second),
       fmt::format("{:.2f}", on.tokens_per_second));
-  row("bandwidth utilization", percent(off.bandwidth_utilization), percent(on.bandwidth_utilization));
-  row("sync boundaries", fmt::format("{}", off.sync_boundaries), fmt::format("{}", on.sync_boundaries));
+  row("bandwidth utilization", percent(off.bandwidth_utilization),
+      percent(on.bandwidth_utilization));
+  row("sync boundaries", fmt::format("{}", off.sync_boundaries),
+      fmt::format("{}", on.sync_boundaries));
   row("sync overhead", duration(off.sync_overhead_s), duration(on.sync_overhead_s));
   row("sync overhead share", percent(off.sync_overhead_share), percent(on.sync_overhead_share));
   out += fmt::format("  {:<28}{:>32}\n", "speedup from looping",
@@ -116,12 +119,9 @@ int run(const RunOptions& options) {
     throw InputError("--context and --prompt disagree (" + std::to_string(options.context) +
                      " vs " + std::to_string(options.prompt) + "); give one");
   }
-  std::int64_t length = options.context >= 0 ? options.context : options.prompt;
-  if (request.phase.kind == PhaseKind::kPrefill) {
-    request.phase.context = length >= 0 ? length : 512;
-    if (request.phase.context < 1) throw InputError("--prompt: must be at least 1 for prefill");
-  } else {
-    request.phase.context = length >= 0 ? length : 128;
+  request.phase.context = phase_length(request.phase.kind, options.context, options.prompt);
+  if (request.phase.kind == PhaseKind::kPrefill && request.phase.context < 1) {
+    throw InputError("--prompt: must be at least 1 for prefill");
   }
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
   request.looping = *parse_looping_mode(options.looping);
@@ -157,11 +157,7 @@ int run(const RunOptions& options) {
     write_timelines(options, {{"looping " + run.stats.looping, run}});
     text = format_report(run.stats, format);
   }
-  if (options.out.empty()) {
-    std::fputs(text.c_str(), stdout);
-    return 0;
-  }
-  write_file_atomically(options.out, text, "--out");
+  write_output(options.out, text, "--out");
   return 0;
 }
 
