@@ -10,7 +10,9 @@
 
 namespace dfsim {
 
-WorkloadGraph::OpId WorkloadGraph::add_op(Op op) { return boost::add_vertex(std::move(op), graph_); }
+WorkloadGraph::OpId WorkloadGraph::add_op(Op op) {
+  return boost::add_vertex(std::move(op), graph_);
+}
 
 void WorkloadGraph::add_tensor(OpId producer, OpId consumer, Tensor tensor) {
   boost::add_edge(producer, consumer, std::move(tensor), graph_);
@@ -57,7 +59,8 @@ double WorkloadGraph::total_flops() const {
 
 std::int64_t WorkloadGraph::total_parameters() const {
   std::int64_t parameters = 0;
-  for (auto [it, end] = boost::vertices(graph_); it != end; ++it) parameters += graph_[*it].parameters;
+  for (auto [it, end] = boost::vertices(graph_); it != end; ++it)
+    parameters += graph_[*it].parameters;
   return parameters;
 }
 
@@ -142,7 +145,8 @@ class DecoderBuilder {
     op.n = partial.shape.back();
     op.collective_bytes = full_bytes;
     // An all-reduce adds the R partial tensors: additions per element.
-    if (kind == OpKind::kAllReduce) op.flops = static_cast<double>(partial.elements()) * (ranks_ - 1);
+    if (kind == OpKind::kAllReduce)
+      op.flops = static_cast<double>(partial.elements()) * (ranks_ - 1);
     OpId id = graph_.add_op(std::move(op));
     graph_.add_tensor(producer, id, partial);
     return id;
@@ -294,13 +298,7 @@ class DecoderBuilder {
 
     OpId o = matmul("o_proj", layer, tokens_, q_width, h, true, 0, model_.attention_output_bias);
     graph_.add_tensor(values, o, activation(prefix + "attention", tokens_, q_width));
-    const Tensor o_out = activation(prefix + "o", tokens_, h);
-    OpId o_reduced =
-        collective("attn_all_reduce", OpKind::kAllReduce, layer, o, o_out, o_out.bytes());
-    OpId attn_residual = add("attn_residual", layer);
-    graph_.add_tensor(o_reduced, attn_residual,
-                      ranks_ == 1 ? o_out : activation(prefix + "o_reduced", tokens_, h));
-    graph_.add_tensor(x, attn_residual, residual_in);
+    OpId attn_residual = reduce_and_add(layer, o, "o", "attn", x, residual_in);
 
     const Tensor hidden_mid = activation(prefix + "hidden", tokens_, h);
     OpId mlp_norm = rmsnorm("mlp_norm", layer, tokens_);
@@ -308,14 +306,25 @@ class DecoderBuilder {
     const Tensor mlp_in = activation(prefix + "mlp_norm.out", tokens_, h);
     OpId down = model_.is_moe() ? experts(layer, mlp_norm, mlp_in)
                                 : dense_mlp(layer, mlp_norm, mlp_in, inter);
-    const Tensor down_out = activation(prefix + "down", tokens_, h);
-    OpId down_reduced =
-        collective("mlp_all_reduce", OpKind::kAllReduce, layer, down, down_out, down_out.bytes());
-    OpId mlp_residual = add("mlp_residual", layer);
-    graph_.add_tensor(down_reduced, mlp_residual,
-                      ranks_ == 1 ? down_out : activation(prefix + "down_reduced", tokens_, h));
-    graph_.add_tensor(attn_residual, mlp_residual, hidden_mid);
-    return mlp_residual;
+    return reduce_and_add(layer, down, "down", "mlp", attn_residual, hidden_mid);
+  }
+
+  // The end of a block: the row-parallel projection's partial sums are all-reduced over the
+  // ranks (nothing to reduce on one), then added to the residual stream. `output` names the
+  // projection's tensor ("o", "down"), `block` the collective and the add ("attn", "mlp").
+  OpId reduce_and_add(int layer, OpId projection, const std::string& output,
+                      const std::string& block, OpId residual, const Tensor& residual_tensor) {
+    const std::string prefix = "layer" + std::to_string(layer) + ".";
+    const Tensor partial = activation(prefix + output, tokens_, model_.hidden_size);
+    OpId reduced = collective(block + "_all_reduce", OpKind::kAllReduce, layer, projection, partial,
+                              partial.bytes());
+    OpId sum = add(block + "_residual", layer);
+    graph_.add_tensor(reduced, sum,
+                      ranks_ == 1
+                          ? partial
+                          : activation(prefix + output + "_reduced", tokens_, model_.hidden_size));
+    graph_.add_tensor(residual, sum, residual_tensor);
+    return sum;
   }
 
   // gate/up, SwiGLU, down; returns the down projection.
