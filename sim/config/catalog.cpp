@@ -99,7 +99,11 @@ void merge_over(ConfigNode& base, const ConfigNode& over) {
 void apply_bin(ConfigNode& root, const std::string& base, const std::string& bin) {
   auto bins_it = std::find_if(root.entries.begin(), root.entries.end(),
                               [](const auto& entry) { return entry.first == "bins"; });
-  if (bins_it == root.entries.end()) return;
+  if (bins_it == root.entries.end()) {
+    if (bin.empty()) return;
+    throw InputError("unknown hardware '" + base + "-" + bin + "': " + base +
+                     " has no binned parts (known: " + base + ")");
+  }
   ConfigNode bins = bins_it->second;
   root.entries.erase(bins_it);
   if (!bins.is_map()) {
