@@ -124,13 +124,13 @@ TEST_CASE("Unfused SDPA adds two kernels per layer and the score matrix traffic"
 TEST_CASE("Dequantization work follows llama.cpp's Metal kernels", "[apple]") {
   const double weights = 4096.0 * 4096.0;
   // fp16 weights into an fp16 GEMM: nothing to convert.
-  CHECK(dfsim::dequantization_flops(512, weights, 2.0, dfsim::Dtype::kFp16) == 0);
-  // Decode (GEMV, m = 1), q4_0-like (18/32 B per weight, sub-byte): mask, convert, scale =
+  CHECK(dfsim::dequantization_flops(512, weights, dfsim::Dtype::kFp16, dfsim::Dtype::kFp16) == 0);
+  // Decode (GEMV, m = 1), q4_0: mask, convert, scale =
   // 3 instructions = 6 FLOP-equivalents per weight, once: 6 x 16777216 = 100663296.
-  CHECK(dfsim::dequantization_flops(1, weights, 18.0 / 32, dfsim::Dtype::kFp16) ==
+  CHECK(dfsim::dequantization_flops(1, weights, dfsim::Dtype::kQ4_0, dfsim::Dtype::kFp16) ==
         Approx(100663296.0));
-  // Prefill (m = 512): kernel_mul_mm dequantizes once per 32 rows -> 16 passes; q8_0-like
-  // (34/32 B): convert, scale = 4 FLOP-equivalents -> 4 x 16777216 x 16 = 1073741824.
-  CHECK(dfsim::dequantization_flops(512, weights, 34.0 / 32, dfsim::Dtype::kFp16) ==
+  // Prefill (m = 512): kernel_mul_mm dequantizes once per 32 rows -> 16 passes; q8_0: convert,
+  // scale = 4 FLOP-equivalents -> 4 x 16777216 x 16 = 1073741824.
+  CHECK(dfsim::dequantization_flops(512, weights, dfsim::Dtype::kQ8_0, dfsim::Dtype::kFp16) ==
         Approx(1073741824.0));
 }

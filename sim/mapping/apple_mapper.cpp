@@ -20,17 +20,9 @@ constexpr std::int64_t kMatmulTileRows = 32;
 // Below this many rows llama.cpp runs the matrix-vector kernels (the GPU mapper's GEMV bound).
 constexpr std::int64_t kGemvRows = 64;
 
-// The op's weights as elements and stored bytes per element (scales included).
-bool weight_layout(const Op& op, double& elements, double& bytes_per_weight) {
-  if (op.kind != OpKind::kMatMul && op.kind != OpKind::kExpertMatMul &&
-      op.kind != OpKind::kRouter) {
-    return false;
-  }
-  const double copies = op.kind == OpKind::kExpertMatMul ? std::max(op.experts_read, 1e-9) : 1.0;
-  elements = copies * static_cast<double>(op.n) * op.k;
-  if (elements <= 0 || op.weight_bytes <= 0) return false;
-  bytes_per_weight = op.weight_bytes / elements;
-  return true;
+bool is_matmul(const Op& op) {
+  return op.kind == OpKind::kMatMul || op.kind == OpKind::kExpertMatMul ||
+         op.kind == OpKind::kRouter;
 }
 
 // A unified-memory machine still cannot page weights in at these speeds: weights and KV cache
@@ -54,14 +46,15 @@ void check_fits(const WorkloadGraph& graph, const AppleSpec& soc) {
 
 }  // namespace
 
-double dequantization_flops(std::int64_t m, double weight_elements, double bytes_per_weight,
-                            Dtype compute) {
-  // Stored at (or above) the compute width: read as is (fp16 weights into an fp16 GEMM).
-  if (bytes_per_weight >= dtype_bytes(compute) - 1e-9) return 0;
-  // Instructions per weight in llama.cpp's dequantize_q8_0 / dequantize_q4_0 (ggml-metal.metal):
-  // convert the integer and multiply by the block scale (2); sub-byte formats first mask the
-  // nibble out of its byte (3).
-  const double instructions = bytes_per_weight < 1.0 ? 3 : 2;
+double dequantization_flops(std::int64_t m, double weight_elements, Dtype weight, Dtype compute) {
+  if (weight == compute) return 0;
+  // Instructions per weight in llama.cpp's Metal dequantizers (ggml-metal.metal,
+  // dequantize_q8_0 / dequantize_q4_0): convert the integer and multiply by the block scale (2);
+  // 4-bit formats first mask the nibble out of its byte (3). Other floating formats: one
+  // conversion.
+  double instructions = 1;
+  if (weight == Dtype::kQ8_0 || weight == Dtype::kInt8 || weight == Dtype::kFp8) instructions = 2;
+  if (weight == Dtype::kQ4_0 || weight == Dtype::kInt4) instructions = 3;
   const double passes =
       m <= kGemvRows ? 1.0 : static_cast<double>((m + kMatmulTileRows - 1) / kMatmulTileRows);
   return 2.0 * instructions * weight_elements * passes;
@@ -81,10 +74,9 @@ Program map_to_apple(const WorkloadGraph& graph, const AppleSpec& soc) {
   for (Kernel& kernel : program.kernels) {
     for (std::size_t id : kernel.ops) {
       const Op& op = graph.op(id);
-      double elements = 0;
-      double bytes_per_weight = 0;
-      if (!weight_layout(op, elements, bytes_per_weight)) continue;
-      kernel.flops += dequantization_flops(op.m, elements, bytes_per_weight, op.compute_dtype);
+      if (!is_matmul(op)) continue;
+      kernel.flops +=
+          dequantization_flops(op.m, op.weight_elements, op.weight_dtype, op.compute_dtype);
     }
   }
   return program;

@@ -16,10 +16,8 @@ namespace dfsim {
 Program map_to_apple(const WorkloadGraph& graph, const AppleSpec& soc);
 
 // ALU work (in FLOP-equivalents: one ALU instruction = 2, as one FMA) to dequantize the weights
-// of a matmul op with `m` rows of activations, `weight_elements` weights stored at
-// `bytes_per_weight` and computed in `compute`. Zero when the weights are stored in the compute
-// dtype.
-double dequantization_flops(std::int64_t m, double weight_elements, double bytes_per_weight,
-                            Dtype compute);
+// of a matmul op with `m` rows of activations and `weight_elements` weights stored as `weight`,
+// computed in `compute`. Zero when the weights are stored in the compute dtype.
+double dequantization_flops(std::int64_t m, double weight_elements, Dtype weight, Dtype compute);
 
 }  // namespace dfsim
