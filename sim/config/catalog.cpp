@@ -57,9 +57,10 @@ std::vector<std::string> bin_names(const std::string& stem, const ConfigNode& ro
   return names;
 }
 
-// YAML configs by stem (hardware also by bin); workloads also as Hugging Face configs, by file
-// name ("mixtral-8x7b.config.json"), since a YAML of the same model may sit beside them.
-std::vector<std::string> known_names(ConfigKind kind) {
+// YAML configs by stem (hardware, if `with_bins`, also by bin); workloads also as Hugging Face
+// configs, by file name ("mixtral-8x7b.config.json"), since a YAML of the same model may sit
+// beside them.
+std::vector<std::string> known_names(ConfigKind kind, bool with_bins = false) {
   std::vector<std::string> names;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(config_directory(kind), error)) {
@@ -67,7 +68,7 @@ std::vector<std::string> known_names(ConfigKind kind) {
     if (entry.path().extension() == ".yaml") {
       const std::string stem = entry.path().stem().string();
       names.push_back(stem);
-      if (kind == ConfigKind::kHardware) {
+      if (with_bins) {
         for (std::string& bin : bin_names(stem, load_yaml_file(entry.path().string()))) {
           names.push_back(std::move(bin));
         }
@@ -266,7 +267,7 @@ ModelSpec load_model_spec(const std::string& name_or_path, const std::vector<Ove
 
 std::vector<CatalogEntry> list_configs(ConfigKind kind) {
   std::vector<CatalogEntry> entries;
-  for (const std::string& name : known_names(kind)) {
+  for (const std::string& name : known_names(kind, kind == ConfigKind::kHardware)) {
     std::string path = locate_config(kind, name);
     if (kind == ConfigKind::kHardware) {
       HwConfig hw = load_hw_config(name, {});
