@@ -8,6 +8,7 @@
 #include "sim/config/catalog.h"
 #include "sim/engine/run_request.h"
 #include "sim/mapping/apple_mapper.h"
+#include "tests/test_support.h"
 
 using dfsim::AppleSpec;
 using dfsim::HwConfig;
@@ -133,4 +134,30 @@ TEST_CASE("Dequantization work follows llama.cpp's Metal kernels", "[apple]") {
   // scale = 4 FLOP-equivalents -> 4 x 16777216 x 16 = 1073741824.
   CHECK(dfsim::dequantization_flops(512, weights, dfsim::Dtype::kQ8_0, dfsim::Dtype::kFp16) ==
         Approx(1073741824.0));
+}
+
+TEST_CASE("A bin whose core count does not match its name is an error at its line", "[apple]") {
+  dfsim::testing::TempDir dir;
+  std::string text = dfsim::testing::read_text(
+      dfsim::config_directory(dfsim::ConfigKind::kHardware) + "/apple-m2.yaml");
+  // The 8-core bin of apple-m2.yaml, made inconsistent.
+  const std::string bin = "  8c:\n";
+  const std::size_t at = text.find(bin);
+  REQUIRE(at != std::string::npos);
+  const std::size_t cores = text.find("gpu_cores: 8", at);
+  REQUIRE(cores != std::string::npos);
+  text.replace(cores, 12, "gpu_cores: 9");
+  const std::string path = (dir.path() / "odd-m2.yaml").string();
+  dfsim::testing::write_text(path, text);
+  std::string message;
+  try {
+    load_hw_config(path, {});
+  } catch (const dfsim::InputError& error) {
+    message = error.what();
+  }
+  // The bin's map starts on the line after "  8c:"; its location names the file and line.
+  const int line = static_cast<int>(std::count(text.begin(), text.begin() + at, '\n')) + 2;
+  CHECK(message.rfind(path + ":" + std::to_string(line) + ":", 0) == 0);
+  CHECK(message.find("bins.8c: a bin must set gpu_cores to its own core count (8)") !=
+        std::string::npos);
 }

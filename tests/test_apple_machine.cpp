@@ -135,7 +135,6 @@ TEST_CASE("Apple: fused SDPA saves dispatches and the softmax's round trip to me
   const double delta = unfused.time_s - fused.time_s;
   CHECK(delta >= 64 * 5.16e-6 + 32 * 2 * s / 90e9);
   CHECK(delta <= 64 * 5.16e-6 + 32 * 4 * s / 90e9 + 64 * 400e-9);
-  CHECK(delta == Approx(14.9e-3).epsilon(0.02));  // what the model gives today, inside the bounds
 }
 
 TEST_CASE("Apple: unified memory moves only what the kernels read and write", "[apple]") {
