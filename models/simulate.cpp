@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <systemc>
 
+#include "models/apple/apple_machine.h"
 #include "models/dataflow/dataflow_machine.h"
 #include "models/gpu/gpu_machine.h"
 
@@ -44,6 +45,11 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, 
     finish(machine.hbm);
     keep_rates("DDR", machine.ddr);
     keep_rates("link", machine.link);
+  } else if (const AppleSpec* soc = hw.apple()) {
+    AppleMachine machine("soc", *soc, steps, trace);
+    sc_core::sc_start();
+    finish(machine.lpddr);
+    keep_rates("SLC", machine.slc);
   } else {
     throw std::logic_error("no machine model for family " + hw.family);
   }

@@ -116,7 +116,43 @@ DataflowSpec parse_dataflow(ConfigReader& root) {
   return chip;
 }
 
+AppleSpec parse_apple(ConfigReader& root) {
+  AppleSpec soc;
+  soc.clock = root.quantity("clock", Dimension::kFrequency);
+  soc.gpu_cores = static_cast<int>(root.integer("gpu_cores", 1, 1'000'000));
+  soc.dies = static_cast<int>(root.integer_or("dies", 1, 1, 16));
+  soc.fp32_rate = root.quantity("fp32", Dimension::kFlopRate);
+  soc.fp16_rate = root.quantity("fp16", Dimension::kFlopRate);
+  soc.matmul_efficiency = root.quantity("matmul_efficiency", Dimension::kCount, Range::kFraction);
+  soc.inflight_bytes_per_core = root.quantity("inflight_bytes_per_core", Dimension::kBytes);
+  soc.slc = parse_on_chip(root.child("slc"));
+  soc.lpddr = parse_dram(root.child("lpddr"));
+  ConfigReader dispatch = root.child("dispatch");
+  soc.dispatch.kernel_overhead =
+      dispatch.quantity("kernel_overhead", Dimension::kDuration, Range::kNonNegative);
+  soc.dispatch.command_buffer_overhead =
+      dispatch.quantity("command_buffer_overhead", Dimension::kDuration, Range::kNonNegative);
+  dispatch.finish();
+  soc.fused_sdpa = root.boolean("fused_sdpa");
+  return soc;
+}
+
+// The memory each family's DRAM section is called by.
+const DramSpec& dram_of(const GpuSpec& spec) {
+  return spec.hbm;
+}
+const DramSpec& dram_of(const DataflowSpec& spec) {
+  return spec.hbm;
+}
+const DramSpec& dram_of(const AppleSpec& spec) {
+  return spec.lpddr;
+}
+
 }  // namespace
+
+double AppleSpec::alu_rate(Dtype dtype) const {
+  return dtype == Dtype::kFp16 || dtype == Dtype::kBf16 ? fp16_rate : fp32_rate;
+}
 
 HwConfig parse_hw_config(const ConfigNode& node) {
   ConfigReader root(node, "");
@@ -124,9 +160,10 @@ HwConfig parse_hw_config(const ConfigNode& node) {
   hw.name = root.string("name");
   hw.description = root.string("description");
   hw.source_path = node.location.file;
-  hw.family = root.choice("family", {"gpu", "dataflow"});
+  hw.family = root.choice("family", {"gpu", "dataflow", "apple"});
   if (hw.family == "gpu") hw.spec = parse_gpu(root);
   if (hw.family == "dataflow") hw.spec = parse_dataflow(root);
+  if (hw.family == "apple") hw.spec = parse_apple(root);
   root.finish();
   return hw;
 }
@@ -136,7 +173,7 @@ int HwConfig::sockets() const {
 }
 
 double HwConfig::peak_dram_bandwidth() const {
-  return std::visit([](const auto& spec) { return spec.hbm.bandwidth * spec.sockets; }, spec);
+  return std::visit([](const auto& spec) { return dram_of(spec).bandwidth * spec.sockets; }, spec);
 }
 
 double HwConfig::peak_flops(Dtype dtype) const {
@@ -145,6 +182,7 @@ double HwConfig::peak_flops(Dtype dtype) const {
     // No tensor-core path for this dtype: the matmuls run on the CUDA cores.
     return (it != g->tensor_rate.end() ? it->second : g->vector_rate) * g->sockets;
   }
+  if (const AppleSpec* a = apple()) return a->alu_rate(dtype);
   const DataflowSpec& d = std::get<DataflowSpec>(spec);
   auto it = d.compute_rate.find(dtype);
   if (it == d.compute_rate.end()) it = d.compute_rate.begin();

@@ -81,15 +81,45 @@ struct DataflowSpec {
   KernelCallSpec kernel_call;
 };
 
+// Command-buffer costs of Metal on Apple silicon: each dependent dispatch inside one compute
+// encoder (encode, dispatch, the barrier that orders it after its producer), and each
+// command buffer a step commits and waits for.
+struct DispatchSpec {
+  double kernel_overhead = 0;          // seconds per kernel (dispatch) on the GPU timeline
+  double command_buffer_overhead = 0;  // seconds per step: commit, GPU start, completion seen
+};
+
+// An Apple SoC (M1-M4): GPU cores whose ALUs run both the simdgroup-matrix GEMMs and
+// everything else, a system-level cache in front of unified LPDDR memory that the CPU shares
+// (weights are loaded once into it; no host-device copies). Figures for the whole GPU.
+struct AppleSpec {
+  double clock = 0;  // GPU clock, Hz
+  int gpu_cores = 0;
+  double fp32_rate = 0;                // FLOP/s of the ALUs at fp32
+  double fp16_rate = 0;                // FLOP/s at fp16 (the rate of fp16/bf16 matmuls)
+  double matmul_efficiency = 1;        // share of the ALU peak a simdgroup-matrix GEMM sustains
+  double inflight_bytes_per_core = 0;  // memory-level parallelism of one core (Little's law)
+  OnChipMemorySpec slc;                // system-level cache
+  DramSpec lpddr;                      // unified memory
+  DispatchSpec dispatch;
+  bool fused_sdpa = true;  // scores, softmax and values as one kernel (false: three)
+  int sockets = 1;         // one GPU; an Ultra's two dies appear as one
+  int dies = 1;            // dies the GPU spans (Ultra: 2, joined by UltraFusion)
+
+  // The ALU rate at a dtype: fp16/bf16 at fp16_rate, anything else at fp32_rate.
+  double alu_rate(Dtype dtype) const;
+};
+
 struct HwConfig {
   std::string name;         // "h100-sxm"
   std::string description;  // one line, shown by `dfsim list`
-  std::string family;       // "gpu", ...
+  std::string family;       // "gpu", "dataflow", "apple"
   std::string source_path;  // the file it was loaded from
-  std::variant<GpuSpec, DataflowSpec> spec;
+  std::variant<GpuSpec, DataflowSpec, AppleSpec> spec;
 
   const GpuSpec* gpu() const { return std::get_if<GpuSpec>(&spec); }
   const DataflowSpec* dataflow() const { return std::get_if<DataflowSpec>(&spec); }
+  const AppleSpec* apple() const { return std::get_if<AppleSpec>(&spec); }
   // Sockets (chips) that share the model by tensor parallelism.
   int sockets() const;
   // Peak off-chip (HBM) bandwidth of all sockets; bandwidth utilization is reported against it.

@@ -18,6 +18,8 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
 }
 
+}  // namespace
+
 std::string gpu_fusion_key(const Op& op) {
   static const std::map<std::string, std::string, std::less<>> kFused{
       {"q_proj", "qkv_proj"},
@@ -38,6 +40,8 @@ std::string gpu_fusion_key(const Op& op) {
   return it == kFused.end() ? op.role : it->second;
 }
 
+namespace {
+
 // Output tile of a tensor-core GEMM (CUTLASS's default 128x128 threadblock tile).
 constexpr std::int64_t kGemmTile = 128;
 // Below this many rows a matmul is a GEMV: each SM streams a slice of the weight matrix.
@@ -51,7 +55,7 @@ constexpr std::int64_t kDecodeSplit = 256;
 // Query rows per CTA of a FlashAttention prefill kernel.
 constexpr std::int64_t kAttentionQueryTile = 128;
 
-void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+void tile_matmul(const WorkloadGraph& graph, int units, Kernel& kernel) {
   const Op& first = graph.op(kernel.ops.front());
   std::int64_t m = first.m;
   std::int64_t k = first.k;
@@ -59,7 +63,7 @@ void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel)
   for (std::size_t id : kernel.ops) n += graph.op(id).n;
   if (m <= kGemvRows) {
     // GEMV: one persistent CTA per SM streams n/sm_count columns (split-K when n is smaller).
-    kernel.tiles = gpu.sm_count;
+    kernel.tiles = units;
     kernel.tiles_per_unit = 1;
     kernel.onchip_bytes = kernel.dram_bytes();
     return;
@@ -77,13 +81,13 @@ void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel)
 // Grouped expert GEMM (vLLM's fused_moe, TensorRT-LLM's MoE GEMM): the routed rows are sorted
 // by expert and every expert read runs its rows as a GEMM of its own. With few rows per
 // expert (decode) the kernel streams the read experts' weights like a GEMV.
-void tile_grouped_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+void tile_grouped_matmul(const WorkloadGraph& graph, int units, Kernel& kernel) {
   const Op& op = graph.op(kernel.ops.front());
   const std::int64_t groups =
       std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(op.experts_read - 1e-9)));
   const std::int64_t rows_per_expert = ceil_div(op.m, groups);
   if (rows_per_expert <= kGemvRows) {
-    kernel.tiles = gpu.sm_count;
+    kernel.tiles = units;
     kernel.tiles_per_unit = 1;
     kernel.onchip_bytes = kernel.dram_bytes();
     return;
@@ -95,26 +99,6 @@ void tile_grouped_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel&
       op.weight_bytes / (std::max(op.experts_read, 1e-9) * static_cast<double>(op.n) * op.k);
   kernel.onchip_bytes =
       static_cast<double>(kernel.tiles) * kGemmTile * op.k * (activation_bytes + weight_bytes);
-}
-
-// Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
-// cores, by every CTA that uses them: once per kernel for a GEMV (each weight is read by one
-// CTA), once per 128-row block of the output for a tiled GEMM (each row block's CTAs unpack
-// their weight stripe again).
-void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
-  for (std::size_t id : kernel.ops) {
-    const Op& op = graph.op(id);
-    auto it = gpu.dequant_slots.find(op.weight_dtype);
-    if (it == gpu.dequant_slots.end() || op.weight_elements <= 0) continue;
-    std::int64_t rows = op.m;
-    if (op.kind == OpKind::kExpertMatMul) {
-      const std::int64_t groups =
-          std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(op.experts_read - 1e-9)));
-      rows = ceil_div(op.m, groups);
-    }
-    const std::int64_t row_blocks = rows <= kGemvRows ? 1 : ceil_div(rows, kGemmTile);
-    kernel.dequant_slots += op.weight_elements * it->second * static_cast<double>(row_blocks);
-  }
 }
 
 // Serving stacks keep every weight and the KV cache in HBM; a model that does not fit cannot
@@ -137,7 +121,27 @@ void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
       per_gpu, format_quantity(gpu.hbm.capacity, Dimension::kBytes), per_gpu));
 }
 
-void tile_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+// Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
+// cores, by every CTA that uses them: once per kernel for a GEMV (each weight is read by one
+// CTA), once per 128-row block of the output for a tiled GEMM (each row block's CTAs unpack
+// their weight stripe again).
+void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    auto it = gpu.dequant_slots.find(op.weight_dtype);
+    if (it == gpu.dequant_slots.end() || op.weight_elements <= 0) continue;
+    std::int64_t rows = op.m;
+    if (op.kind == OpKind::kExpertMatMul) {
+      const std::int64_t groups =
+          std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(op.experts_read - 1e-9)));
+      rows = ceil_div(op.m, groups);
+    }
+    const std::int64_t row_blocks = rows <= kGemvRows ? 1 : ceil_div(rows, kGemmTile);
+    kernel.dequant_slots += op.weight_elements * it->second * static_cast<double>(row_blocks);
+  }
+}
+
+void tile_attention(const WorkloadGraph& graph, int units, Kernel& kernel) {
   const Op& scores = graph.op(kernel.ops.front());
   // The builder stores attention shapes per sequence: m new tokens, n keys.
   std::int64_t new_tokens = scores.m;
@@ -145,8 +149,8 @@ void tile_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kern
   std::int64_t batch_heads = scores.groups;
   if (new_tokens == 1) {
     // FlashDecoding: split the keys so that the grid covers the SMs.
-    std::int64_t splits = std::clamp<std::int64_t>(ceil_div(gpu.sm_count, batch_heads), 1,
-                                                   ceil_div(keys, kDecodeSplit));
+    std::int64_t splits =
+        std::clamp<std::int64_t>(ceil_div(units, batch_heads), 1, ceil_div(keys, kDecodeSplit));
     kernel.tiles = batch_heads * splits;
   } else {
     kernel.tiles = batch_heads * ceil_div(new_tokens, kAttentionQueryTile);
@@ -170,21 +174,30 @@ void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
 
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   check_fits(graph, gpu);
+  Program program = form_gpu_program(graph, gpu.sm_count, gpu_fusion_key);
+  for (Kernel& kernel : program.kernels) {
+    const OpKind kind = graph.op(kernel.ops.front()).kind;
+    if (kind == OpKind::kMatMul || kind == OpKind::kRouter || kind == OpKind::kExpertMatMul) {
+      count_dequantization(graph, gpu, kernel);
+    }
+  }
+  return program;
+}
+
+Program form_gpu_program(const WorkloadGraph& graph, int units, const FusionKey& key) {
   Program program;
-  program.kernels = form_kernels(graph, gpu_fusion_key);
+  program.kernels = form_kernels(graph, key);
   for (Kernel& kernel : program.kernels) {
     OpKind kind = graph.op(kernel.ops.front()).kind;
     if (kind == OpKind::kAllReduce || kind == OpKind::kAllGather) {
       // One CTA per link channel; the time is the link's, the SMs barely work.
       kernel.tiles = 1;
     } else if (kind == OpKind::kMatMul || kind == OpKind::kRouter) {
-      tile_matmul(graph, gpu, kernel);
-      count_dequantization(graph, gpu, kernel);
+      tile_matmul(graph, units, kernel);
     } else if (kind == OpKind::kExpertMatMul) {
-      tile_grouped_matmul(graph, gpu, kernel);
-      count_dequantization(graph, gpu, kernel);
+      tile_grouped_matmul(graph, units, kernel);
     } else if (kind == OpKind::kAttentionScores) {
-      tile_attention(graph, gpu, kernel);
+      tile_attention(graph, units, kernel);
     } else {
       tile_elementwise(graph, kernel);
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "sim/config/hw_config.h"
+#include "sim/mapping/kernel_formation.h"
 #include "sim/mapping/program.h"
 #include "sim/workload/workload_graph.h"
 
@@ -15,5 +16,12 @@ namespace dfsim {
 // a grouped expert GEMM for down that also combines each token's experts.
 // Throws InputError when the weights and KV cache do not fit in one GPU's HBM.
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu);
+
+// The fusion rules above, as a key for form_kernels.
+std::string gpu_fusion_key(const Op& op);
+
+// Kernel formation and tiling for any machine that runs a kernel as a grid of tiles over
+// `units` cores (NVIDIA SMs, Apple GPU cores), with the fusions `key` chooses.
+Program form_gpu_program(const WorkloadGraph& graph, int units, const FusionKey& key);
 
 }  // namespace dfsim

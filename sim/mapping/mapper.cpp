@@ -1,5 +1,6 @@
 #include "sim/mapping/mapper.h"
 
+#include "sim/mapping/apple_mapper.h"
 #include "sim/mapping/dataflow_mapper.h"
 #include "sim/mapping/gpu_mapper.h"
 
@@ -11,10 +12,11 @@ struct FamilyMapper {
   const WorkloadGraph& graph;
   Program operator()(const GpuSpec& gpu) const { return map_to_gpu(graph, gpu); }
   Program operator()(const DataflowSpec& chip) const { return map_to_dataflow(graph, chip); }
+  Program operator()(const AppleSpec& soc) const { return map_to_apple(graph, soc); }
 };
 
 LoopScope loop_scope(const HwConfig& hw) {
-  return hw.gpu() ? LoopScope::kWholeStep : LoopScope::kIdenticalRuns;
+  return hw.dataflow() ? LoopScope::kIdenticalRuns : LoopScope::kWholeStep;
 }
 
 }  // namespace

@@ -26,6 +26,11 @@ double seconds_at_peak(const HwConfig& hw, double matmul_flops, double other_flo
         (tensor != gpu->tensor_rate.end() ? tensor->second : gpu->vector_rate) * sockets;
     return matmul_flops / matmul_rate + other_flops / (gpu->vector_rate * sockets);
   }
+  if (const AppleSpec* soc = hw.apple()) {
+    // The same ALUs run both; the ceiling is the ALU peak (matmul_efficiency is the model's
+    // achieved share of it, not a ceiling).
+    return (matmul_flops + other_flops) / soc->alu_rate(dtype);
+  }
   return (matmul_flops + other_flops) / hw.peak_flops(dtype);
 }
 
@@ -65,6 +70,11 @@ RooflineCeilings roofline_ceilings(const HwConfig& hw) {
     ceilings.compute.push_back({"fp32 vector", gpu->vector_rate * sockets});
     ceilings.bandwidth.push_back({"HBM", gpu->hbm.bandwidth * sockets});
     ceilings.bandwidth.push_back({"L2", gpu->l2.bandwidth * sockets});
+  } else if (const AppleSpec* soc = hw.apple()) {
+    ceilings.compute.push_back({"fp16", soc->fp16_rate});
+    ceilings.compute.push_back({"fp32", soc->fp32_rate});
+    ceilings.bandwidth.push_back({"LPDDR", soc->lpddr.bandwidth});
+    ceilings.bandwidth.push_back({"SLC", soc->slc.bandwidth});
   } else {
     const DataflowSpec& chip = *hw.dataflow();
     for (const auto& [dtype, value] : chip.compute_rate) {

@@ -1,0 +1,85 @@
+#include "sim/mapping/apple_mapper.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "sim/common/error.h"
+#include "sim/common/units.h"
+#include "sim/mapping/gpu_mapper.h"
+
+namespace dfsim {
+
+namespace {
+
+// Rows of activations per threadgroup of llama.cpp's Metal matrix-matrix kernel
+// (kernel_mul_mm: a 64 x 32 output block per threadgroup, weights on the 64 side), so each
+// weight is dequantized into threadgroup memory once per 32 rows. GEMV kernels (kernel_mul_mv_*)
+// dequantize each weight once.
+constexpr std::int64_t kMatmulTileRows = 32;
+// Below this many rows llama.cpp runs the matrix-vector kernels (the GPU mapper's GEMV bound).
+constexpr std::int64_t kGemvRows = 64;
+
+bool is_matmul(const Op& op) {
+  return op.kind == OpKind::kMatMul || op.kind == OpKind::kExpertMatMul ||
+         op.kind == OpKind::kRouter;
+}
+
+// A unified-memory machine still cannot page weights in at these speeds: weights and KV cache
+// must fit in the LPDDR.
+void check_fits(const WorkloadGraph& graph, const AppleSpec& soc) {
+  double weights = 0;
+  double kv_cache = 0;
+  for (std::size_t id = 0; id < graph.op_count(); ++id) {
+    const Op& op = graph.op(id);
+    weights += op.stored_weight_bytes;
+    if (op.kind == OpKind::kAttentionScores) kv_cache += 2 * op.cache_read_bytes;
+  }
+  if (weights + kv_cache <= soc.lpddr.capacity) return;
+  throw InputError(fmt::format(
+      "the model needs {} of weights and {} of KV cache, the SoC has {} of unified memory; use "
+      "a chip with more memory, a smaller weight dtype (--set model.weight_dtype=int4) or a "
+      "shorter context",
+      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
+      format_quantity(soc.lpddr.capacity, Dimension::kBytes)));
+}
+
+}  // namespace
+
+double dequantization_flops(std::int64_t m, double weight_elements, Dtype weight, Dtype compute) {
+  if (weight == compute) return 0;
+  // Instructions per weight in llama.cpp's Metal dequantizers (ggml-metal.metal,
+  // dequantize_q8_0 / dequantize_q4_0): convert the integer and multiply by the block scale (2);
+  // 4-bit formats first mask the nibble out of its byte (3). Other floating formats: one
+  // conversion.
+  double instructions = 1;
+  if (weight == Dtype::kQ8_0 || weight == Dtype::kInt8 || weight == Dtype::kFp8) instructions = 2;
+  if (weight == Dtype::kQ4_0 || weight == Dtype::kInt4) instructions = 3;
+  const double passes =
+      m <= kGemvRows ? 1.0 : static_cast<double>((m + kMatmulTileRows - 1) / kMatmulTileRows);
+  return 2.0 * instructions * weight_elements * passes;
+}
+
+Program map_to_apple(const WorkloadGraph& graph, const AppleSpec& soc) {
+  check_fits(graph, soc);
+  const bool fuse = soc.fused_sdpa;
+  // llama.cpp's Metal graph: one dispatch per op (ggml node); with flash attention (and in
+  // MLX's mx.fast.scaled_dot_product_attention) scores, softmax and values are one kernel.
+  auto key = [fuse](const Op& op) -> std::string {
+    const bool sdpa = op.kind == OpKind::kAttentionScores || op.kind == OpKind::kSoftmax ||
+                      op.kind == OpKind::kAttentionValues;
+    return fuse && sdpa ? "attention" : op.role;
+  };
+  Program program = form_gpu_program(graph, soc.gpu_cores, key);
+  for (Kernel& kernel : program.kernels) {
+    for (std::size_t id : kernel.ops) {
+      const Op& op = graph.op(id);
+      if (!is_matmul(op)) continue;
+      kernel.flops +=
+          dequantization_flops(op.m, op.weight_elements, op.weight_dtype, op.compute_dtype);
+    }
+  }
+  return program;
+}
+
+}  // namespace dfsim
