@@ -1,5 +1,5 @@
-#include "models/common/sim_time.h"
 #include "models/gpu/gpu_machine.h"
+#include "models/common/sim_time.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,13 +7,20 @@
 
 namespace dfsim {
 
-using sc_core::sc_time;
 using sc_core::SC_SEC;
+using sc_core::sc_time;
 using sc_core::wait;
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-                 BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace)
-    : sc_module(name), gpu_(gpu), trace_(trace), hbm_(hbm), l2_(l2), link_(link) {}
+                 BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace,
+                 TileListener* listener)
+    : sc_module(name),
+      gpu_(gpu),
+      trace_(trace),
+      hbm_(hbm),
+      l2_(l2),
+      link_(link),
+      listener_(listener) {}
 
 void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   if (kernel.tiles < 1 || kernel.tiles_per_unit < 1) {
@@ -61,11 +68,11 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
     const double math_time = per_sm * tile_math;
     // Little's law: an SM keeps at most inflight_bytes_per_sm (or all its tiles' bytes, if
     // fewer) outstanding; the wave's HBM rate cannot exceed that over the latency.
-    const double in_flight =
-        active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
+    const double in_flight = active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
     const double cap = hbm_.latency() > 0 ? in_flight / hbm_.latency() : 0;
 
-    BandwidthChannel::Transfer* dram = wave * tile_dram > 0 ? &hbm_.issue(wave * tile_dram, cap) : nullptr;
+    BandwidthChannel::Transfer* dram =
+        wave * tile_dram > 0 ? &hbm_.issue(wave * tile_dram, cap) : nullptr;
     BandwidthChannel::Transfer* onchip =
         wave * tile_onchip > 0 ? &l2_.issue(wave * tile_onchip, 0) : nullptr;
     wait_seconds(math_time);
@@ -78,6 +85,8 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
       hbm_.release(*dram);
     }
     if (onchip) l2_.release(*onchip);
+    if (listener_)
+      listener_->tiles_done(record.step, record.kernel, kernel.tiles - remaining - wave, wave);
     if (trace_.record_units) {
       trace_.unit_slices.push_back({"SMs",
                                     kernel.name + " wave " + std::to_string(wave_index) + "/" +
@@ -128,12 +137,13 @@ void GpuDispatcher::run() {
 }
 
 GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu,
-                       const std::vector<Program>& steps, SimulationTrace& trace)
+                       const std::vector<Program>& steps, SimulationTrace& trace,
+                       TileListener* listener)
     : sc_module(name),
       hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
       l2("l2", gpu.l2.bandwidth, 0.0, trace.record_units),
       link("link", gpu.link.bandwidth, gpu.link.latency, trace.record_units),
-      sms("sms", gpu, hbm, l2, link, trace),
+      sms("sms", gpu, hbm, l2, link, trace, listener),
       dispatcher("dispatcher", gpu, steps, sms, trace) {}
 
 }  // namespace dfsim
