@@ -13,12 +13,12 @@ std::string npy_float32(const std::vector<float>& values, const std::vector<std:
   std::string dims;
   for (std::int64_t d : shape) {
     count *= d;
-    dims += std::to_string(d) + ",";
+    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
   }
   if (count != static_cast<std::int64_t>(values.size())) {
     throw std::logic_error("npy_float32: shape does not match the values");
   }
-  if (shape.size() > 1) dims.pop_back();  // (3,) for one dimension, (2, 3) for more
+  if (shape.size() == 1) dims += ",";  // a Python tuple: (3,) for one dimension, (2, 3) for more
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   // Magic (6) + version (2) + length (2) + header, padded with spaces and ended by a newline so
   // the data starts on a 64-byte boundary.
