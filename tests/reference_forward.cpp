@@ -79,6 +79,66 @@ struct Reference {
     }
   }
 
+  // DiJiang's feature map written out directly: phi_i(x) = exp(t_i (C x)_i d^-1/4) / sqrt(m),
+  // C the orthonormal DCT-II, t_i the normal quantile of (i + 1/2) / m (found by bisection).
+  std::vector<float> features(const float* x) {
+    const std::int64_t d = m.head_dim, count = m.dijiang_features;
+    std::vector<float> phi(count);
+    for (std::int64_t i = 0; i < count; ++i) {
+      double low = -10, high = 10, p = (i + 0.5) / count;
+      for (int it = 0; it < 100; ++it) {
+        double mid = (low + high) / 2;
+        if (0.5 * std::erfc(-mid / std::sqrt(2.0)) < p)
+          low = mid;
+        else
+          high = mid;
+      }
+      float t = static_cast<float>((low + high) / 2);
+      float dot = 0;
+      for (std::int64_t n = 0; n < d; ++n) {
+        float c = static_cast<float>(std::sqrt((i == 0 ? 1.0 : 2.0) / d) *
+                                     std::cos(std::numbers::pi * (2 * n + 1) * i / (2.0 * d)));
+        dot += c * x[n];
+      }
+      float scale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
+      phi[i] = store(static_cast<float>(1.0 / std::sqrt(static_cast<double>(count))) *
+                         std::exp(t * dot * scale),
+                     act);
+    }
+    return phi;
+  }
+
+  // Quadratic form of linear attention: every earlier key's kernel weight summed afresh (the
+  // programs keep running sums instead).
+  std::vector<float> dijiang(std::int64_t layer, const std::vector<float>& q,
+                             const std::vector<float>& k, const std::vector<float>& v) {
+    const std::int64_t d = m.head_dim, heads = m.num_attention_heads,
+                       kv_heads = m.key_value_heads_of(layer), count = m.dijiang_features;
+    for (std::int64_t g = 0; g < kv_heads; ++g) {
+      for (float value : features(k.data() + g * d)) keys[layer].push_back(value);
+    }
+    for (float value : v) values[layer].push_back(value);
+    const std::int64_t positions = static_cast<std::int64_t>(values[layer].size()) / (kv_heads * d);
+    std::vector<float> out(heads * d);
+    for (std::int64_t head = 0; head < heads; ++head) {
+      const std::int64_t g = head / (heads / kv_heads);
+      std::vector<float> phi = features(q.data() + head * d);
+      double total = 0;
+      std::vector<double> acc(d, 0.0);
+      for (std::int64_t j = 0; j < positions; ++j) {
+        double weight = 0;
+        for (std::int64_t i = 0; i < count; ++i)
+          weight += phi[i] * keys[layer][(j * kv_heads + g) * count + i];
+        total += weight;
+        for (std::int64_t i = 0; i < d; ++i)
+          acc[i] += weight * values[layer][(j * kv_heads + g) * d + i];
+      }
+      for (std::int64_t i = 0; i < d; ++i)
+        out[head * d + i] = store(static_cast<float>(acc[i] / total), act);
+    }
+    return out;
+  }
+
   // Logits of the token at `position`, its K and V appended to the cache.
   std::vector<float> step(std::int32_t token, std::int64_t position) {
     const std::int64_t h = m.hidden_size, d = m.head_dim, heads = m.num_attention_heads;
@@ -93,6 +153,12 @@ struct Reference {
       std::vector<float> v = linear(n1, lw.v_proj, lw.v_bias, kv_width, act);
       rotate(q, position);
       rotate(k, position);
+      if (m.is_dijiang()) {
+        std::vector<float> o = linear(dijiang(layer, q, k, v), lw.o_proj, lw.o_bias, h, act);
+        for (std::int64_t i = 0; i < h; ++i) x[i] = store(x[i] + o[i], act);
+        mlp(layer, x);
+        continue;
+      }
       for (float value : k) keys[layer].push_back(store(value, m.kv_cache_dtype));
       for (float value : v) values[layer].push_back(store(value, m.kv_cache_dtype));
       const std::int64_t window = m.sliding_window_of(layer);
@@ -120,6 +186,15 @@ struct Reference {
       }
       std::vector<float> o = linear(attention, lw.o_proj, lw.o_bias, h, act);
       for (std::int64_t i = 0; i < h; ++i) x[i] = store(x[i] + o[i], act);
+      mlp(layer, x);
+    }
+    return linear(norm(x, w.final_norm), w.lm_head, {}, m.vocab_size, Dtype::kFp32);
+  }
+
+  void mlp(std::int64_t layer, std::vector<float>& x) {
+    const std::int64_t h = m.hidden_size;
+    const auto& lw = w.layers[layer];
+    {
       std::vector<float> n2 = norm(x, lw.mlp_norm);
       const std::int64_t inter = m.intermediate_size_of(layer);
       std::vector<float> gate = linear(n2, lw.gate_proj, {}, inter, act);
@@ -131,7 +206,6 @@ struct Reference {
       std::vector<float> down = linear(hidden, lw.down_proj, {}, h, act);
       for (std::int64_t i = 0; i < h; ++i) x[i] = store(x[i] + down[i], act);
     }
-    return linear(norm(x, w.final_norm), w.lm_head, {}, m.vocab_size, Dtype::kFp32);
   }
 };
 

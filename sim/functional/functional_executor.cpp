@@ -39,7 +39,9 @@ FunctionalExecutor::FunctionalExecutor(const ModelSpec& model, const ModelWeight
       shapes_(shapes),
       programs_(programs),
       frequencies_(rope_frequencies(model)),
-      caches_(static_cast<std::size_t>(model.num_layers)) {
+      caches_(static_cast<std::size_t>(model.num_layers)),
+      states_(static_cast<std::size_t>(model.num_layers)) {
+  if (model.is_dijiang()) dijiang_ = dijiang_map(model.dijiang_features, model.head_dim);
   if (graphs.size() != programs.size() || shapes.size() != programs.size() || programs.empty()) {
     fail("one graph, step shape and program per step are needed");
   }
@@ -73,7 +75,7 @@ void FunctionalExecutor::check_step_complete() const {
   for (std::size_t id = 0; id < graph_->op_count(); ++id) {
     if (fused_.count(id)) continue;
     const Op& op = graph_->op(id);
-    const int slots = op.kind == OpKind::kRope ? 2 : 1;
+    const int slots = op.kind == OpKind::kRope || op.kind == OpKind::kFeatureMap ? 2 : 1;
     for (int slot = 0; slot < slots; ++slot) {
       auto it = buffers_.find({id, slot});
       const std::int64_t done = it == buffers_.end() ? 0 : it->second.total;
@@ -99,6 +101,7 @@ std::int64_t FunctionalExecutor::rows_of(const Op& op) const {
     case OpKind::kAttentionScores:
     case OpKind::kSoftmax:
     case OpKind::kAttentionValues:
+    case OpKind::kLinearAttention:
       return shape_.batch * shape_.new_tokens;
     default:
       return op.m;
@@ -364,6 +367,73 @@ void FunctionalExecutor::run_rows(std::size_t id, std::int64_t first, std::int64
           }
           mark(out, id, r, heads * d);
         }
+      }
+      break;
+    }
+    case OpKind::kFeatureMap: {
+      const std::size_t rope_id = source(id, OpKind::kRope);
+      const std::int64_t m = dijiang_.features;
+      for (int slot = 0; slot < 2; ++slot) {
+        const Buffer& x = input(id, rope_id, slot, first, last);
+        const std::int64_t heads = x.cols / d;
+        Buffer& out = output(id, slot, op.m, heads * m);
+        for (std::int64_t r = first; r < last; ++r) {
+          for (std::int64_t head = 0; head < heads; ++head) {
+            dijiang_features({x.data.data() + r * x.cols + head * d, static_cast<std::size_t>(d)},
+                             dijiang_, {out.row(r) + head * m, static_cast<std::size_t>(m)}, act);
+          }
+          mark(out, id, r, heads * m);
+        }
+      }
+      break;
+    }
+    case OpKind::kLinearAttention: {
+      // Causal by construction: each token joins the running sums, then reads them. The rows of
+      // a sequence must therefore arrive in order, across tiles, chunks and steps.
+      const std::size_t features_id = source(id, OpKind::kFeatureMap);
+      const Buffer& fq = input(id, features_id, 0, first, last);
+      const Buffer& fk = input(id, features_id, 1, first, last);
+      const Buffer& v = input(id, source(id, OpKind::kMatMul, "v_proj"), 0, first, last);
+      const std::int64_t m = dijiang_.features;
+      const std::int64_t heads = fq.cols / m, kv_heads = fk.cols / m;
+      LinearState& state = states_[static_cast<std::size_t>(op.layer)];
+      Buffer& out = output(id, 0, rows_of(op), heads * d);
+      for (std::int64_t r = first; r < last; ++r) {
+        const auto b = static_cast<std::size_t>(r / n);
+        if (state.s.size() <= b) {
+          state.s.resize(b + 1,
+                         std::vector<float>(static_cast<std::size_t>(kv_heads * m * d), 0.0f));
+          state.z.resize(b + 1, std::vector<float>(static_cast<std::size_t>(kv_heads * m), 0.0f));
+          state.next.resize(b + 1, 0);
+        }
+        if (state.next[b] != position(r)) {
+          fail(fmt::format(
+              "step {}: {} takes position {} of sequence {}, the running state is at {}", step_,
+              op.name, position(r), b, state.next[b]));
+        }
+        ++state.next[b];
+        float* s = state.s[b].data();
+        float* z = state.z[b].data();
+        for (std::int64_t g = 0; g < kv_heads; ++g) {
+          const float* phi = fk.data.data() + r * fk.cols + g * m;
+          const float* value = v.data.data() + r * v.cols + g * d;
+          for (std::int64_t i = 0; i < m; ++i) {
+            z[g * m + i] += phi[i];
+            for (std::int64_t j = 0; j < d; ++j) s[(g * m + i) * d + j] += phi[i] * value[j];
+          }
+        }
+        for (std::int64_t head = 0; head < heads; ++head) {
+          const std::int64_t g = head / (heads / kv_heads);
+          const float* phi = fq.data.data() + r * fq.cols + head * m;
+          float denominator = 0;
+          for (std::int64_t i = 0; i < m; ++i) denominator += phi[i] * z[g * m + i];
+          for (std::int64_t j = 0; j < d; ++j) {
+            float numerator = 0;
+            for (std::int64_t i = 0; i < m; ++i) numerator += phi[i] * s[(g * m + i) * d + j];
+            out.row(r)[head * d + j] = round_to(numerator / denominator, act);
+          }
+        }
+        mark(out, id, r, heads * d);
       }
       break;
     }

@@ -50,6 +50,10 @@ class FunctionalExecutor : public TileListener {
     std::vector<std::vector<float>> keys, values;
     std::vector<std::vector<bool>> written;
   };
+  struct LinearState {  // DiJiang, one layer: per sequence and kv head, S [m, d] and z [m]
+    std::vector<std::vector<float>> s, z;  // [sequence][kv_head * m * d], [sequence][kv_head * m]
+    std::vector<std::int64_t> next;        // the position each sequence takes next
+  };
 
   void begin_step(int step);
   void check_step_complete() const;
@@ -87,6 +91,8 @@ class FunctionalExecutor : public TileListener {
   std::map<std::size_t, std::vector<std::int64_t>> partials_done_;
   std::set<std::size_t> fused_;  // ops a fused kernel computes without writing their output
   std::vector<Cache> caches_;
+  std::vector<LinearState> states_;
+  DiJiangMap dijiang_;
   std::vector<std::int32_t> generated_;
   std::vector<float> last_logits_;
 };

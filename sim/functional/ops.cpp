@@ -167,6 +167,47 @@ void attention_values(std::span<const float> probabilities, const float* values,
   for (float& v : out) v = round_to(v, dtype);
 }
 
+namespace {
+// Phi^-1 by bisection on erfc: exact to float precision, and only m values per model.
+double inverse_normal_cdf(double p) {
+  double low = -10, high = 10;
+  for (int i = 0; i < 100; ++i) {
+    const double mid = (low + high) / 2;
+    (0.5 * std::erfc(-mid / std::numbers::sqrt2) < p ? low : high) = mid;
+  }
+  return (low + high) / 2;
+}
+}  // namespace
+
+DiJiangMap dijiang_map(std::int64_t features, std::int64_t head_dim) {
+  DiJiangMap map{features, head_dim, {}, {}, {}};
+  const double d = static_cast<double>(head_dim);
+  for (std::int64_t k = 0; k < features; ++k) {
+    const double scale = std::sqrt((k == 0 ? 1.0 : 2.0) / d);
+    for (std::int64_t n = 0; n < head_dim; ++n) {
+      map.dct.push_back(
+          static_cast<float>(scale * std::cos(std::numbers::pi * (2 * n + 1) * k / (2 * d))));
+    }
+    map.points.push_back(
+        static_cast<float>(inverse_normal_cdf((k + 0.5) / static_cast<double>(features))));
+    map.weights.push_back(static_cast<float>(1.0 / std::sqrt(static_cast<double>(features))));
+  }
+  return map;
+}
+
+void dijiang_features(std::span<const float> head, const DiJiangMap& map, std::span<float> out,
+                      Dtype dtype) {
+  const float scale = static_cast<float>(std::pow(static_cast<double>(map.head_dim), -0.25));
+  for (std::int64_t k = 0; k < map.features; ++k) {
+    const float* row = map.dct.data() + k * map.head_dim;
+    float projection = 0;
+    for (std::int64_t n = 0; n < map.head_dim; ++n)
+      projection += row[n] * head[static_cast<std::size_t>(n)];
+    out[static_cast<std::size_t>(k)] =
+        round_to(map.weights[k] * std::exp(map.points[k] * projection * scale), dtype);
+  }
+}
+
 std::int32_t argmax(std::span<const float> logits) {
   return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }

@@ -58,6 +58,22 @@ void attention_values(std::span<const float> probabilities, const float* values,
                       std::int64_t stride, std::int64_t head_dim, std::span<float> out,
                       Dtype dtype);
 
+// DiJiang's weighted DCT feature map (arXiv 2403.19928, "WDCF"): phi(x) = D exp(T C x) with C
+// the first m rows of the orthonormal DCT-II matrix of size d, T = diag(t) the quasi-Monte-
+// Carlo points t_i = Phi^-1((i + 1/2) / m) (midpoints of m equal-probability bins, mapped
+// through the inverse normal CDF) and D the quadrature weights, 1/sqrt(m) each: the paper
+// learns D in fine-tuning; these are its untrained values. x is scaled by d^-1/4 so that
+// phi(q).phi(k) stands in for exp(q.k / sqrt(d)).
+struct DiJiangMap {
+  std::int64_t features = 0, head_dim = 0;
+  std::vector<float> dct;      // [features, head_dim]
+  std::vector<float> points;   // t
+  std::vector<float> weights;  // D
+};
+DiJiangMap dijiang_map(std::int64_t features, std::int64_t head_dim);
+void dijiang_features(std::span<const float> head, const DiJiangMap& map, std::span<float> out,
+                      Dtype dtype);
+
 // Greedy decoding: the index of the largest logit (the first one on ties).
 std::int32_t argmax(std::span<const float> logits);
 

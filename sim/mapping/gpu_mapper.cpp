@@ -14,16 +14,28 @@ namespace dfsim {
 
 namespace {
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return (a + b - 1) / b;
+}
 
 std::string gpu_fusion_key(const Op& op) {
   static const std::map<std::string, std::string, std::less<>> kFused{
-      {"q_proj", "qkv_proj"},          {"k_proj", "qkv_proj"},
-      {"v_proj", "qkv_proj"},          {"rope", "rope_kv_append"},
-      {"kv_append", "rope_kv_append"}, {"attention_scores", "attention"},
-      {"softmax", "attention"},        {"attention_values", "attention"},
-      {"attn_residual", "residual_norm"}, {"mlp_norm", "residual_norm"},
-      {"gate_proj", "gate_up_proj"},   {"up_proj", "gate_up_proj"},
+      {"q_proj", "qkv_proj"},
+      {"k_proj", "qkv_proj"},
+      {"v_proj", "qkv_proj"},
+      {"rope", "rope_kv_append"},
+      {"kv_append", "rope_kv_append"},
+      {"attention_scores", "attention"},
+      {"softmax", "attention"},
+      {"attention_values", "attention"},
+      {"attn_residual", "residual_norm"},
+      {"mlp_norm", "residual_norm"},
+      {"gate_proj", "gate_up_proj"},
+      {"up_proj", "gate_up_proj"},
+      // DiJiang: the feature maps feed the running state in one kernel, as the attention
+      // kernel fuses scores, softmax and values.
+      {"dijiang_features", "dijiang_attention"},
+      {"linear_attention", "dijiang_attention"},
   };
   // Collectives are NCCL kernels of their own (their role names them).
   auto it = kFused.find(op.role);
@@ -62,8 +74,8 @@ void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel)
   // through L2; DRAM sees each operand once (the L2 holds the stripes shared within a wave).
   double activation_bytes = dtype_bytes(first.compute_dtype);
   double weight_bytes = first.weight_bytes / (static_cast<double>(first.n) * first.k);
-  kernel.onchip_bytes = static_cast<double>(kernel.tiles) * kGemmTile * k *
-                             (activation_bytes + weight_bytes);
+  kernel.onchip_bytes =
+      static_cast<double>(kernel.tiles) * kGemmTile * k * (activation_bytes + weight_bytes);
 }
 
 // Grouped expert GEMM (vLLM's fused_moe, TensorRT-LLM's MoE GEMM): the routed rows are sorted
@@ -98,6 +110,7 @@ void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
     const Op& op = graph.op(id);
     weights += op.stored_weight_bytes;
     if (op.kind == OpKind::kAttentionScores) kv_cache += 2 * op.cache_read_bytes;
+    if (op.kind == OpKind::kLinearAttention) kv_cache += op.cache_write_bytes;  // DiJiang state
   }
   if (weights + kv_cache <= gpu.hbm.capacity) return;
   const std::string per_gpu = gpu.sockets > 1 ? " per GPU" : "";
@@ -127,6 +140,17 @@ void tile_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kern
   kernel.onchip_bytes = kernel.dram_bytes();
 }
 
+// DiJiang linear attention: one CTA per (sequence, head) and slice of the state's m feature
+// rows, enough slices to cover the SMs (as FlashDecoding splits the keys): each reads and
+// updates its slice of S and z.
+void tile_linear_attention(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  const Op& op = graph.op(kernel.ops.back());
+  const std::int64_t splits = std::clamp<std::int64_t>(ceil_div(gpu.sm_count, op.groups), 1, op.k);
+  kernel.tiles = op.groups * splits;
+  kernel.tiles_per_unit = 2;
+  kernel.onchip_bytes = kernel.dram_bytes();
+}
+
 void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
   std::int64_t elements = 0;
   for (std::size_t id : kernel.ops) {
@@ -145,7 +169,9 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   Program program;
   program.kernels = form_kernels(graph, gpu_fusion_key);
   for (Kernel& kernel : program.kernels) {
-    OpKind kind = graph.op(kernel.ops.front()).kind;
+    OpKind kind = graph.op(kernel.ops.back()).kind == OpKind::kLinearAttention
+                      ? OpKind::kLinearAttention
+                      : graph.op(kernel.ops.front()).kind;
     if (kind == OpKind::kAllReduce || kind == OpKind::kAllGather) {
       // One CTA per link channel; the time is the link's, the SMs barely work.
       kernel.tiles = 1;
@@ -155,6 +181,8 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
       tile_grouped_matmul(graph, gpu, kernel);
     } else if (kind == OpKind::kAttentionScores) {
       tile_attention(graph, gpu, kernel);
+    } else if (kind == OpKind::kLinearAttention) {
+      tile_linear_attention(graph, gpu, kernel);
     } else {
       tile_elementwise(graph, kernel);
     }
