@@ -164,6 +164,13 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
     model.head_dim = model.hidden_size / model.num_attention_heads;
   }
   model.weight_dtype = read_dtype(root, "weight_dtype", Dtype::kBf16);
+  model.weight_group_size =
+      root.integer_or("weight_group_size", default_weight_group_size(model.weight_dtype), 0);
+  if (is_block_format(model.weight_dtype) && model.weight_group_size != kBlockFormatWeights) {
+    root.fail("weight_group_size", std::string(dtype_name(model.weight_dtype)) +
+                                       " has fixed blocks of " +
+                                       std::to_string(kBlockFormatWeights) + " weights");
+  }
   model.activation_dtype = read_dtype(root, "activation_dtype", Dtype::kBf16);
   model.kv_cache_dtype = read_dtype(root, "kv_cache_dtype", model.activation_dtype);
   model.layer_overrides = parse_layer_overrides(root, model);
