@@ -5,6 +5,7 @@
 
 #include "sim/common/error.h"
 #include "sim/functional/numerics.h"
+#include "sim/functional/quantize.h"
 
 namespace dfsim::functional {
 
@@ -31,16 +32,19 @@ class Stream {
 
 class Generator {
  public:
-  Generator(std::uint64_t seed, Dtype dtype) : seed_(seed), dtype_(dtype) {}
+  Generator(std::uint64_t seed, WeightLayout layout) : seed_(seed), layout_(layout) {}
   std::vector<float> uniform(std::int64_t count, double scale) {
     Stream stream(seed_ * 0x100000001B3ull + ++tensors_);
     std::vector<float> values(static_cast<std::size_t>(count));
-    for (float& value : values)
-      value = round_to(static_cast<float>(stream.uniform() * scale), dtype_);
+    for (float& value : values) value = static_cast<float>(stream.uniform() * scale);
     return values;
   }
-  std::vector<float> matrix(std::int64_t out, std::int64_t in) {
-    return uniform(out * in, 1.0 / std::sqrt(static_cast<double>(in)));
+  // Rows of `in` weights, stored (quantized where the layout says) as the model stores them.
+  std::vector<float> matrix(std::int64_t out, std::int64_t in, double scale = 0) {
+    std::vector<float> values =
+        uniform(out * in, scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(in)));
+    quantize_rows(values, in, layout_);
+    return values;
   }
   std::vector<float> norm(std::int64_t width, Dtype dtype) {
     std::vector<float> values = uniform(width, 0.1);
@@ -50,7 +54,7 @@ class Generator {
 
  private:
   std::uint64_t seed_;
-  Dtype dtype_;
+  WeightLayout layout_;
   std::uint64_t tensors_ = 0;
 };
 
@@ -61,7 +65,11 @@ void check_functional_model(const ModelSpec& model) {
     throw InputError("--functional: model " + model.name + ": " + why);
   };
   if (model.is_moe()) refuse("mixture-of-experts layers are not executed functionally");
-  for (Dtype dtype : {model.weight_dtype, model.activation_dtype, model.kv_cache_dtype}) {
+  if (!functional_dtype(model.weight_dtype) && !is_integer_format(model.weight_dtype)) {
+    refuse("weight dtype " + std::string(dtype_name(model.weight_dtype)) +
+           " is not executed functionally (fp32, bf16, fp16, int8, int4, q8_0, q4_0)");
+  }
+  for (Dtype dtype : {model.activation_dtype, model.kv_cache_dtype}) {
     if (!functional_dtype(dtype)) {
       refuse("dtype " + std::string(dtype_name(dtype)) +
              " is not executed functionally (fp32, bf16, fp16)");
@@ -84,9 +92,9 @@ void check_functional_model(const ModelSpec& model) {
 ModelWeights generate_weights(const ModelSpec& model, std::uint64_t seed) {
   check_functional_model(model);
   const std::int64_t h = model.hidden_size;
-  Generator gen(seed, model.weight_dtype);
+  Generator gen(seed, model.weight_layout());
   ModelWeights weights;
-  weights.embed_tokens = gen.uniform(model.vocab_size * h, 1.0);
+  weights.embed_tokens = gen.matrix(model.vocab_size, h, 1.0);
   for (std::int64_t layer = 0; layer < model.num_layers; ++layer) {
     const std::int64_t kv_width = model.key_value_heads_of(layer) * model.head_dim;
     const std::int64_t inter = model.intermediate_size_of(layer);

@@ -9,6 +9,7 @@
 
 #include "sim/common/error.h"
 #include "sim/functional/numerics.h"
+#include "sim/functional/quantize.h"
 
 namespace dfsim::functional {
 
@@ -159,9 +160,17 @@ ModelWeights load_safetensors_weights(const std::string& path, const ModelSpec& 
   Reader reader(path, std::move(bytes), std::move(header));
 
   const std::int64_t h = model.hidden_size;
-  const Dtype w = model.weight_dtype, act = model.activation_dtype;
+  const Dtype act = model.activation_dtype;
+  // Matrices are read as fp32 and stored as the model's weight layout says (quantized when it
+  // names an integer format), as a converter would before the run.
+  const Dtype w = Dtype::kFp32;
+  const auto stored = [&](std::vector<float> values, std::int64_t k) {
+    quantize_rows(values, k, model.weight_layout());
+    return values;
+  };
   ModelWeights weights;
-  weights.embed_tokens = reader.read("model.embed_tokens.weight", {model.vocab_size, h}, w);
+  weights.embed_tokens =
+      stored(reader.read("model.embed_tokens.weight", {model.vocab_size, h}, w), h);
   for (std::int64_t layer = 0; layer < model.num_layers; ++layer) {
     const std::string prefix = "model.layers." + std::to_string(layer) + ".";
     const std::int64_t kv = model.key_value_heads_of(layer) * model.head_dim;
@@ -169,27 +178,27 @@ ModelWeights load_safetensors_weights(const std::string& path, const ModelSpec& 
     const std::int64_t inter = model.intermediate_size_of(layer);
     LayerWeights& l = weights.layers.emplace_back();
     l.attn_norm = reader.read(prefix + "input_layernorm.weight", {h}, act);
-    l.q_proj = reader.read(prefix + "self_attn.q_proj.weight", {q, h}, w);
-    l.k_proj = reader.read(prefix + "self_attn.k_proj.weight", {kv, h}, w);
-    l.v_proj = reader.read(prefix + "self_attn.v_proj.weight", {kv, h}, w);
+    l.q_proj = stored(reader.read(prefix + "self_attn.q_proj.weight", {q, h}, w), h);
+    l.k_proj = stored(reader.read(prefix + "self_attn.k_proj.weight", {kv, h}, w), h);
+    l.v_proj = stored(reader.read(prefix + "self_attn.v_proj.weight", {kv, h}, w), h);
     if (model.attention_bias) {
       l.q_bias = reader.read(prefix + "self_attn.q_proj.bias", {q}, act);
       l.k_bias = reader.read(prefix + "self_attn.k_proj.bias", {kv}, act);
       l.v_bias = reader.read(prefix + "self_attn.v_proj.bias", {kv}, act);
     }
-    l.o_proj = reader.read(prefix + "self_attn.o_proj.weight", {h, q}, w);
+    l.o_proj = stored(reader.read(prefix + "self_attn.o_proj.weight", {h, q}, w), q);
     if (model.attention_output_bias)
       l.o_bias = reader.read(prefix + "self_attn.o_proj.bias", {h}, act);
     l.mlp_norm = reader.read(prefix + "post_attention_layernorm.weight", {h}, act);
-    l.gate_proj = reader.read(prefix + "mlp.gate_proj.weight", {inter, h}, w);
-    l.up_proj = reader.read(prefix + "mlp.up_proj.weight", {inter, h}, w);
-    l.down_proj = reader.read(prefix + "mlp.down_proj.weight", {h, inter}, w);
+    l.gate_proj = stored(reader.read(prefix + "mlp.gate_proj.weight", {inter, h}, w), h);
+    l.up_proj = stored(reader.read(prefix + "mlp.up_proj.weight", {inter, h}, w), h);
+    l.down_proj = stored(reader.read(prefix + "mlp.down_proj.weight", {h, inter}, w), inter);
   }
   weights.final_norm = reader.read("model.norm.weight", {h}, act);
   // Tied checkpoints usually omit lm_head.weight; the embedding table serves as the head.
   weights.lm_head = model.tie_word_embeddings && !reader.has("lm_head.weight")
                         ? weights.embed_tokens
-                        : reader.read("lm_head.weight", {model.vocab_size, h}, w);
+                        : stored(reader.read("lm_head.weight", {model.vocab_size, h}, w), h);
   return weights;
 }
 
