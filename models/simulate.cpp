@@ -10,7 +10,8 @@
 
 namespace dfsim {
 
-SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, bool record_units) {
+SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, bool record_units,
+                         TileListener* listener) {
   static bool elaborated = false;
   if (elaborated) {
     throw std::logic_error(
@@ -34,13 +35,13 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, 
     trace.transfers = memory.transfers();
   };
   if (const GpuSpec* gpu = hw.gpu()) {
-    GpuMachine machine("gpu", *gpu, steps, trace);
+    GpuMachine machine("gpu", *gpu, steps, trace, listener);
     sc_core::sc_start();
     finish(machine.hbm);
     keep_rates("L2", machine.l2);
     keep_rates("link", machine.link);
   } else if (const DataflowSpec* chip = hw.dataflow()) {
-    DataflowMachine machine("rdu", *chip, steps, trace);
+    DataflowMachine machine("rdu", *chip, steps, trace, listener);
     sc_core::sc_start();
     finish(machine.hbm);
     keep_rates("DDR", machine.ddr);

@@ -8,13 +8,15 @@
 
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
 namespace dfsim {
 
 // `record_units` also records what each hardware unit did (SimulationTrace::unit_slices) and the
-// rates of the memories besides DRAM, for timelines.
+// rates of the memories besides DRAM, for timelines. A `listener` hears each tile or stage as
+// the machine completes it (functional execution); it never changes the timing.
 SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps,
-                         bool record_units = false);
+                         bool record_units = false, TileListener* listener = nullptr);
 
 }  // namespace dfsim

@@ -1,5 +1,5 @@
-#include "models/common/sim_time.h"
 #include "models/dataflow/dataflow_machine.h"
+#include "models/common/sim_time.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +8,8 @@
 
 namespace dfsim {
 
-using sc_core::sc_time;
 using sc_core::SC_SEC;
+using sc_core::sc_time;
 using sc_core::wait;
 
 namespace {
@@ -20,7 +20,8 @@ void wait_until(double time) {
 }  // namespace
 
 DataflowMachine::DataflowMachine(sc_core::sc_module_name name, const DataflowSpec& chip,
-                                 const std::vector<Program>& steps, SimulationTrace& trace)
+                                 const std::vector<Program>& steps, SimulationTrace& trace,
+                                 TileListener* listener)
     : sc_module(name),
       hbm("hbm", chip.hbm.bandwidth * chip.hbm.achievable_fraction, chip.hbm.latency, true),
       ddr("ddr", chip.ddr.bandwidth * chip.ddr.achievable_fraction, chip.ddr.latency,
@@ -28,7 +29,8 @@ DataflowMachine::DataflowMachine(sc_core::sc_module_name name, const DataflowSpe
       link("link", chip.link.bandwidth, chip.link.latency, trace.record_units),
       chip_(chip),
       steps_(steps),
-      trace_(trace) {
+      trace_(trace),
+      listener_(listener) {
   SC_THREAD(host);
   SC_THREAD(loader);
   SC_THREAD(pipeline);
@@ -178,8 +180,8 @@ void DataflowMachine::pipeline() {
           wait_until(std::max(previous_first_out + chip_.stage_latency, stage_free[s]));
           const double start = now_seconds();
           if (record.start < 0) record.start = start;
-          const double micro_batches = static_cast<double>(kernel.micro_batches) /
-                                       static_cast<double>(kernel.token_chunks);
+          const double micro_batches =
+              static_cast<double>(kernel.micro_batches) / static_cast<double>(kernel.token_chunks);
           double per_batch = stage_compute_time(kernel, stage);
           if (stage.work.collective != Collective::kNone) {
             run_collective(link, stage.work.collective,
@@ -194,11 +196,12 @@ void DataflowMachine::pipeline() {
           if (write_bytes > 0) writes.push_back(&hbm.issue(write_bytes, 0));
           previous_first_out = start + per_batch;
           stage_free[s] = start + micro_batches * per_batch;
+          if (listener_) listener_->stage_done(step_, first_ + k, chunk, s);
           if (trace_.record_units) {
             std::string what = kernel.name;
             if (kernel.token_chunks > 1) {
-              what += " chunk " + std::to_string(chunk + 1) + "/" +
-                      std::to_string(kernel.token_chunks);
+              what +=
+                  " chunk " + std::to_string(chunk + 1) + "/" + std::to_string(kernel.token_chunks);
             }
             trace_.unit_slices.push_back({"PCUs: " + stage.name, what, start, stage_free[s]});
           }

@@ -26,6 +26,7 @@
 #include "models/common/bandwidth_channel.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
 namespace dfsim {
@@ -34,7 +35,8 @@ class DataflowMachine : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(DataflowMachine);
   DataflowMachine(sc_core::sc_module_name name, const DataflowSpec& chip,
-                  const std::vector<Program>& steps, SimulationTrace& trace);
+                  const std::vector<Program>& steps, SimulationTrace& trace,
+                  TileListener* listener = nullptr);
 
   BandwidthChannel hbm;
   BandwidthChannel ddr;
@@ -62,6 +64,7 @@ class DataflowMachine : public sc_core::sc_module {
   const DataflowSpec& chip_;
   const std::vector<Program>& steps_;
   SimulationTrace& trace_;
+  TileListener* listener_;
 
   // The call in progress.
   const Program* program_ = nullptr;
@@ -70,7 +73,7 @@ class DataflowMachine : public sc_core::sc_module {
   int step_ = 0;
   std::deque<Load> loads_;  // in pipeline order: kernel, chunk, stage (events do not move)
   std::vector<KernelRecord> records_;
-  double buffered_ = 0;      // bytes loaded or in flight, not yet consumed by the pipeline
+  double buffered_ = 0;  // bytes loaded or in flight, not yet consumed by the pipeline
   sc_core::sc_event call_start_;
   sc_core::sc_event call_done_;
   sc_core::sc_event consumed_;

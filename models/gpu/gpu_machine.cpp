@@ -12,8 +12,15 @@ using sc_core::sc_time;
 using sc_core::wait;
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-                 BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace)
-    : sc_module(name), gpu_(gpu), trace_(trace), hbm_(hbm), l2_(l2), link_(link) {}
+                 BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace,
+                 TileListener* listener)
+    : sc_module(name),
+      gpu_(gpu),
+      trace_(trace),
+      hbm_(hbm),
+      l2_(l2),
+      link_(link),
+      listener_(listener) {}
 
 void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   if (kernel.tiles < 1 || kernel.tiles_per_unit < 1) {
@@ -81,6 +88,8 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
       hbm_.release(*dram);
     }
     if (onchip) l2_.release(*onchip);
+    if (listener_)
+      listener_->tiles_done(record.step, record.kernel, kernel.tiles - remaining - wave, wave);
     if (trace_.record_units) {
       trace_.unit_slices.push_back({"SMs",
                                     kernel.name + " wave " + std::to_string(wave_index) + "/" +
@@ -131,12 +140,13 @@ void GpuDispatcher::run() {
 }
 
 GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu,
-                       const std::vector<Program>& steps, SimulationTrace& trace)
+                       const std::vector<Program>& steps, SimulationTrace& trace,
+                       TileListener* listener)
     : sc_module(name),
       hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
       l2("l2", gpu.l2.bandwidth, 0.0, trace.record_units),
       link("link", gpu.link.bandwidth, gpu.link.latency, trace.record_units),
-      sms("sms", gpu, hbm, l2, link, trace),
+      sms("sms", gpu, hbm, l2, link, trace, listener),
       dispatcher("dispatcher", gpu, steps, sms, trace) {}
 
 }  // namespace dfsim

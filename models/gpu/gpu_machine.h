@@ -23,6 +23,7 @@
 #include "models/common/collective.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
 namespace dfsim {
@@ -31,7 +32,8 @@ namespace dfsim {
 class SmArray : public sc_core::sc_module {
  public:
   SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
-          BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace);
+          BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace,
+          TileListener* listener);
   void execute(const Kernel& kernel, KernelRecord& record);
 
  private:
@@ -40,13 +42,14 @@ class SmArray : public sc_core::sc_module {
   BandwidthChannel& hbm_;
   BandwidthChannel& l2_;
   BandwidthChannel& link_;
+  TileListener* listener_;
 };
 
 class GpuDispatcher : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(GpuDispatcher);
-  GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu,
-                const std::vector<Program>& steps, SmArray& sms, SimulationTrace& trace);
+  GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu, const std::vector<Program>& steps,
+                SmArray& sms, SimulationTrace& trace);
 
  private:
   void run();  // SC_THREAD
@@ -60,7 +63,7 @@ class GpuDispatcher : public sc_core::sc_module {
 class GpuMachine : public sc_core::sc_module {
  public:
   GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu, const std::vector<Program>& steps,
-             SimulationTrace& trace);
+             SimulationTrace& trace, TileListener* listener = nullptr);
 
   BandwidthChannel hbm;
   BandwidthChannel l2;

@@ -9,8 +9,10 @@
 #include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
 #include "sim/common/units.h"
+#include "sim/engine/functional_run.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
+#include "sim/functional/npy.h"
 #include "sim/report/report.h"
 #include "sim/report/timeline.h"
 
@@ -34,7 +36,61 @@ struct RunOptions {
   std::string trace;     // Perfetto / Chrome trace events
   std::string timeline;  // SVG of the first layers
   int timeline_layers = 3;
+  // Functional execution (see run_functional_command).
+  bool functional = false;
+  std::string prompt_tokens;
+  std::string dump_logits;
+  std::string weights;
+  std::uint64_t seed = 0;
+  bool tokens_given = false;
 };
+
+// --functional: prefill the prompt, generate --tokens greedily with real tensors in the tiles,
+// print the token ids and the simulated time.
+int run_functional_command(const RunOptions& options) {
+  if (options.prompt_tokens.empty()) {
+    throw InputError("--functional needs --prompt-tokens (comma-separated token ids)");
+  }
+  if (options.compare_looping || !options.trace.empty() || !options.timeline.empty() ||
+      options.format != "table" || options.phase != "decode" || options.batch != 1 ||
+      options.context >= 0 || options.prompt >= 0) {
+    throw InputError(
+        "--functional runs one sequence (prefill, then decode) and prints tokens: it takes no "
+        "--compare-looping, --trace, --timeline, --format, --phase, --batch, --context or "
+        "--prompt");
+  }
+  FunctionalRequest request;
+  request.model = options.model;
+  request.hw = options.hw;
+  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  request.looping = *parse_looping_mode(options.looping);
+  request.prompt = parse_token_list(options.prompt_tokens, "--prompt-tokens");
+  request.tokens = options.tokens_given ? options.tokens : 8;
+  request.weights = options.weights;
+  request.seed = options.seed;
+  FunctionalResult result = run_functional(request);
+  if (!options.dump_logits.empty()) {
+    write_file_atomically(
+        options.dump_logits,
+        functional::npy_float32(result.logits, {result.logits_rows, result.vocab}),
+        "--dump-logits");
+  }
+  std::string ids;
+  for (std::int32_t token : result.generated)
+    ids += (ids.empty() ? "" : " ") + std::to_string(token);
+  const auto steps = static_cast<std::int64_t>(result.generated.size());
+  std::string text = fmt::format(
+      "dfsim run --functional: {} on {}, looping {}, {} prompt tokens, {} generated ({})\n"
+      "generated tokens: {}\n"
+      "simulated time: prefill {}, {} decode steps {}\n",
+      result.model, result.hw, options.looping, request.prompt.size(), steps,
+      options.weights.empty() ? fmt::format("weights from seed {}", options.seed)
+                              : "weights " + options.weights,
+      ids, format_quantity(result.prefill_s, Dimension::kDuration), steps - 1,
+      format_quantity(result.decode_s, Dimension::kDuration));
+  write_output(options.out, text, "--out");
+  return 0;
+}
 
 // Runs one variant in a child process; the child hands back the stats and as much of the trace
 // as the outputs need.
@@ -107,6 +163,10 @@ std::string format_comparison(const RunStats& off, const RunStats& on) {
 }
 
 int run(const RunOptions& options) {
+  if (options.functional) return run_functional_command(options);
+  if (!options.prompt_tokens.empty() || !options.dump_logits.empty() || !options.weights.empty()) {
+    throw InputError("--prompt-tokens, --dump-logits and --weights need --functional");
+  }
   RunRequest request;
   request.model = options.model;
   request.hw = options.hw;
@@ -180,8 +240,11 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--prompt", options->prompt,
                   "Prefill: prompt length (default 512); decode: same as --context")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
-  cmd->add_option("--tokens", options->tokens, "Decode: tokens generated (steps, default 128)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
+  cmd->add_option("--tokens", options->tokens,
+                  "Decode: tokens generated (steps, default 128); --functional: tokens generated "
+                  "greedily (the prefill's, then one per decode step; default 8)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))
+      ->each([options](const std::string&) { options->tokens_given = true; });
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or model.<path>=value, e.g. "
                   "--set hw.hbm.bandwidth=2TB/s --set model.weight_dtype=fp16 (repeatable)");
@@ -203,6 +266,20 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--timeline-layers", options->timeline_layers,
                   "Decoder layers the --timeline shows (default 3)")
       ->check(CLI::Range(1, 1000));
+  cmd->add_flag("--functional", options->functional,
+                "Execute the mapped kernels on real tensors, tile by tile as the machine runs them "
+                "(timing unchanged): prefill --prompt-tokens, generate --tokens greedily, print "
+                "the token ids");
+  cmd->add_option("--prompt-tokens", options->prompt_tokens,
+                  "--functional: the prompt as comma-separated token ids, e.g. 1,2,3");
+  cmd->add_option("--dump-logits", options->dump_logits,
+                  "--functional: write the last step's logits to this .npy file (float32, "
+                  "[rows, vocab])");
+  cmd->add_option("--weights", options->weights,
+                  "--functional: load weights from this .safetensors file (Hugging Face Llama "
+                  "tensor names; F32, F16, BF16) instead of generating them");
+  cmd->add_option("--seed", options->seed,
+                  "--functional: seed of the generated weights (default 0)");
   return [options] { return run(*options); };
 }
 

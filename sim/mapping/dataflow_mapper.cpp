@@ -78,6 +78,7 @@ Footprint footprint(const WorkloadGraph& workload) {
   for (std::size_t id = 0; id < workload.op_count(); ++id) {
     const Op& op = workload.op(id);
     if (op.kind == OpKind::kAttentionScores) result.kv_cache += 2 * op.cache_read_bytes;
+    if (op.kind == OpKind::kLinearAttention) result.kv_cache += op.cache_write_bytes;
     // Resident bytes, not bytes read: the whole embedding table, every expert of a layer.
     if (op.layer < 0) {
       result.embedding_and_head += op.stored_weight_bytes;

@@ -34,6 +34,10 @@ std::string gpu_fusion_key(const Op& op) {
       {"mlp_norm", "residual_norm"},
       {"gate_proj", "gate_up_proj"},
       {"up_proj", "gate_up_proj"},
+      // DiJiang: the feature maps feed the running state in one kernel, as the attention
+      // kernel fuses scores, softmax and values.
+      {"dijiang_features", "dijiang_attention"},
+      {"linear_attention", "dijiang_attention"},
   };
   // Collectives are NCCL kernels of their own (their role names them).
   auto it = kFused.find(op.role);
@@ -110,6 +114,7 @@ void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
     const Op& op = graph.op(id);
     weights += op.stored_weight_bytes;
     if (op.kind == OpKind::kAttentionScores) kv_cache += 2 * op.cache_read_bytes;
+    if (op.kind == OpKind::kLinearAttention) kv_cache += op.cache_write_bytes;  // DiJiang state
   }
   if (weights + kv_cache <= gpu.hbm.capacity) return;
   const std::string per_gpu = gpu.sockets > 1 ? " per GPU" : "";
@@ -159,6 +164,17 @@ void tile_attention(const WorkloadGraph& graph, int units, Kernel& kernel) {
   kernel.onchip_bytes = kernel.dram_bytes();
 }
 
+// DiJiang linear attention: one CTA per (sequence, head) and slice of the state's m feature
+// rows, enough slices to cover the SMs (as FlashDecoding splits the keys): each reads and
+// updates its slice of S and z.
+void tile_linear_attention(const WorkloadGraph& graph, int units, Kernel& kernel) {
+  const Op& op = graph.op(kernel.ops.back());
+  const std::int64_t splits = std::clamp<std::int64_t>(ceil_div(units, op.groups), 1, op.k);
+  kernel.tiles = op.groups * splits;
+  kernel.tiles_per_unit = 2;
+  kernel.onchip_bytes = kernel.dram_bytes();
+}
+
 void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
   std::int64_t elements = 0;
   for (std::size_t id : kernel.ops) {
@@ -188,7 +204,9 @@ Program form_gpu_program(const WorkloadGraph& graph, int units, const FusionKey&
   Program program;
   program.kernels = form_kernels(graph, key);
   for (Kernel& kernel : program.kernels) {
-    OpKind kind = graph.op(kernel.ops.front()).kind;
+    OpKind kind = graph.op(kernel.ops.back()).kind == OpKind::kLinearAttention
+                      ? OpKind::kLinearAttention
+                      : graph.op(kernel.ops.front()).kind;
     if (kind == OpKind::kAllReduce || kind == OpKind::kAllGather) {
       // One CTA per link channel; the time is the link's, the SMs barely work.
       kernel.tiles = 1;
@@ -198,6 +216,8 @@ Program form_gpu_program(const WorkloadGraph& graph, int units, const FusionKey&
       tile_grouped_matmul(graph, units, kernel);
     } else if (kind == OpKind::kAttentionScores) {
       tile_attention(graph, units, kernel);
+    } else if (kind == OpKind::kLinearAttention) {
+      tile_linear_attention(graph, units, kernel);
     } else {
       tile_elementwise(graph, kernel);
     }

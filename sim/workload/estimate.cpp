@@ -102,6 +102,14 @@ std::string flop_formula(const Op& op) {
     case OpKind::kAttentionValues:
       return fmt::format("{} (batch x heads) x 2 x {} x {} pairs", number(op.groups), number(op.n),
                          number(op.flops / (2.0 * op.n * op.groups)));
+    case OpKind::kFeatureMap:
+      return fmt::format("{} x {} (heads x features) x (2 x {} + 3)", number(op.m), number(op.n),
+                         number(op.k));
+    case OpKind::kLinearAttention:
+      return fmt::format(
+          "{} (batch x heads) x {} tokens: state and output, 2 x 2 x {} x {} per "
+          "token and head + sums",
+          number(op.groups), number(op.m), number(op.k), number(op.n));
     case OpKind::kRmsNorm:
       return fmt::format("{} x (4 x {} + 3)", number(op.m), number(op.n));
     case OpKind::kRope:

@@ -174,6 +174,17 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   model.activation_dtype = read_dtype(root, "activation_dtype", Dtype::kBf16);
   model.kv_cache_dtype = read_dtype(root, "kv_cache_dtype", model.activation_dtype);
   model.layer_overrides = parse_layer_overrides(root, model);
+  if (root.has("attention") && root.choice("attention", {"softmax", "dijiang"}) == "dijiang") {
+    model.attention = AttentionVariant::kDiJiang;
+    model.dijiang_features = root.integer_or("dijiang_features", model.head_dim, 1, model.head_dim);
+    if (model.sliding_window > 0) {
+      root.fail("sliding_window",
+                "does not apply to dijiang attention (its state covers every "
+                "earlier token)");
+    }
+  } else if (root.has("dijiang_features")) {
+    root.fail("dijiang_features", "needs attention: dijiang");
+  }
   root.finish();
   return model;
 }

@@ -29,6 +29,11 @@ struct RopeScaling {
   double high_freq_factor = 0;                        // llama3 only
 };
 
+// How each token mixes in the earlier ones: softmax attention over a KV cache, or DiJiang
+// (arXiv 2403.19928) linear attention, whose DCT feature maps of q and k let a running state
+// replace the cache (see the workload graph for its costs).
+enum class AttentionVariant { kSoftmax, kDiJiang };
+
 // Llama-style decoder: RMSNorm, grouped-query attention with RoPE, SwiGLU MLP, or a mixture of
 // SwiGLU experts behind a top-k router in place of the MLP (num_local_experts > 0). The
 // families name the published architectures that share this shape: llama, mistral (sliding
@@ -58,6 +63,10 @@ struct ModelSpec {
   // Each token attends to at most this many positions, its own included (Mistral); 0: all.
   std::int64_t sliding_window = 0;
 
+  AttentionVariant attention = AttentionVariant::kSoftmax;
+  // DiJiang: features m of each head's feature map (DCT coefficients kept), 1..head_dim.
+  std::int64_t dijiang_features = 0;
+
   // Mixture of experts: 0 experts is a dense MLP. Each token's hidden state goes through
   // num_experts_per_tok of the num_local_experts SwiGLU experts (each intermediate_size wide).
   std::int64_t num_local_experts = 0;
@@ -80,6 +89,7 @@ struct ModelSpec {
   std::int64_t q_width() const { return num_attention_heads * head_dim; }
   std::int64_t kv_width() const { return num_key_value_heads * head_dim; }
   bool is_moe() const { return num_local_experts > 0; }
+  bool is_dijiang() const { return attention == AttentionVariant::kDiJiang; }
   WeightLayout weight_layout() const { return WeightLayout{weight_dtype, weight_group_size}; }
   // Per-layer sizes, with the overrides applied.
   std::int64_t intermediate_size_of(std::int64_t layer) const;

@@ -26,6 +26,8 @@ enum class OpKind {
   kAllGather,        // concatenate each rank's slice (the vocabulary-parallel logits)
   kRouter,           // MoE gate: logits [m, k] x [k, n experts], softmax, top-k per token
   kExpertMatMul,     // grouped GEMM: the routed rows [m, k] through their experts' [k, n]
+  kFeatureMap,       // DiJiang: DCT feature maps of the rotated q and k heads
+  kLinearAttention,  // DiJiang: causal linear attention through a running state
 };
 
 std::string_view op_kind_name(OpKind kind);

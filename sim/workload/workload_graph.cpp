@@ -108,6 +108,16 @@ namespace {
 //   reading one expert each. Totals summed over ranks therefore overstate the whole machine's
 //   expert work. Otherwise every rank holds I/R columns of all E experts (tensor-parallel
 //   experts), runs all T*k rows and reads E(1 - (1 - k/E)^T) expert slices.
+// - DiJiang attention (m features per head of width d, H query and G kv heads, T new tokens):
+//   feature maps phi(x) = D exp(T C x) of every rotated q and k head: the DCT C [m, d] counted
+//   as a dense product (2md per head, on the matmul units), then scale, exp and weight (3m):
+//   T (H + G)(2md + 3m). Linear attention keeps per sequence and kv head a running state
+//   S = sum phi(k) v^T [m, d] and z = sum phi(k) [m] in fp32, in place of the KV cache. Per
+//   token: S and z updated (2md + m per kv head), the output phi(q)^T S / phi(q)^T z
+//   (2md + 2m + d per query head). A step reads the state (none before the first token) and
+//   writes it back: 2 G (md + m) 4 bytes per sequence whatever the context, where softmax
+//   attention reads the whole cache. FLOPs and bytes of a sequence therefore grow linearly with
+//   its length (quadratically for softmax); a decode step costs the same at any context.
 class DecoderBuilder {
  public:
   DecoderBuilder(const ModelSpec& model, const StepShape& step, int ranks)
@@ -251,6 +261,11 @@ class DecoderBuilder {
     graph_.add_tensor(q, rope, activation(prefix + "q", tokens_, q_width));
     graph_.add_tensor(k, rope, activation(prefix + "k", tokens_, kv_width));
 
+    if (model_.is_dijiang()) {
+      OpId mixed = dijiang_attention(layer, rope, v, kv_heads);
+      return finish_layer(layer, x, residual_in, mixed, inter);
+    }
+
     Op append_op = base("kv_append", OpKind::kKvAppend, layer);
     append_op.m = tokens_;
     append_op.n = 2 * kv_width;
@@ -303,8 +318,17 @@ class DecoderBuilder {
     graph_.add_tensor(softmax, values, probabilities);
     graph_.add_tensor(append, values, dependency(prefix + "v_cached"));
 
+    return finish_layer(layer, x, residual_in, values, inter);
+  }
+
+  // o projection, residual, MLP block; `attention` produces the [tokens, q_width] mix.
+  OpId finish_layer(int layer, OpId x, const Tensor& residual_in, OpId attention,
+                    std::int64_t inter) {
+    const std::int64_t h = model_.hidden_size;
+    const std::int64_t q_width = heads_ * model_.head_dim;
+    const std::string prefix = "layer" + std::to_string(layer) + ".";
     OpId o = matmul("o_proj", layer, tokens_, q_width, h, true, 0, model_.attention_output_bias);
-    graph_.add_tensor(values, o, activation(prefix + "attention", tokens_, q_width));
+    graph_.add_tensor(attention, o, activation(prefix + "attention", tokens_, q_width));
     OpId attn_residual = reduce_and_add(layer, o, "o", "attn", x, residual_in);
 
     const Tensor hidden_mid = activation(prefix + "hidden", tokens_, h);
@@ -314,6 +338,41 @@ class DecoderBuilder {
     OpId down = model_.is_moe() ? experts(layer, mlp_norm, mlp_in)
                                 : dense_mlp(layer, mlp_norm, mlp_in, inter);
     return reduce_and_add(layer, down, "down", "mlp", attn_residual, hidden_mid);
+  }
+
+  // DiJiang feature maps and linear attention (costs: see the class comment); returns the
+  // linear attention op.
+  OpId dijiang_attention(int layer, OpId rope, OpId v, std::int64_t kv_heads) {
+    const std::int64_t d = model_.head_dim;
+    const std::int64_t m = model_.dijiang_features;
+    const std::string prefix = "layer" + std::to_string(layer) + ".";
+    const double heads = static_cast<double>(heads_ + kv_heads);
+    Op features_op = base("dijiang_features", OpKind::kFeatureMap, layer);
+    features_op.m = tokens_;
+    features_op.n = (heads_ + kv_heads) * m;
+    features_op.k = d;
+    features_op.matmul_flops = 2.0 * tokens_ * heads * m * d;
+    features_op.flops = features_op.matmul_flops + 3.0 * tokens_ * heads * m;
+    OpId features = graph_.add_op(std::move(features_op));
+    graph_.add_tensor(rope, features, activation(prefix + "q_rotated", tokens_, heads_ * d));
+    graph_.add_tensor(rope, features, activation(prefix + "k_rotated", tokens_, kv_heads * d));
+
+    const double state = static_cast<double>(step_.batch) * kv_heads * (m * d + m) * 4.0;
+    Op linear_op = base("linear_attention", OpKind::kLinearAttention, layer);
+    linear_op.m = step_.new_tokens;
+    linear_op.groups = step_.batch * heads_;
+    linear_op.n = d;
+    linear_op.k = m;
+    linear_op.matmul_flops = 2.0 * tokens_ * (kv_heads + heads_) * m * d;
+    linear_op.flops = linear_op.matmul_flops +
+                      static_cast<double>(tokens_) * (kv_heads * m + heads_ * (2 * m + d));
+    linear_op.cache_read_bytes = step_.past > 0 ? state : 0.0;
+    linear_op.cache_write_bytes = state;
+    OpId linear = graph_.add_op(std::move(linear_op));
+    graph_.add_tensor(features, linear, activation(prefix + "q_features", tokens_, heads_ * m));
+    graph_.add_tensor(features, linear, activation(prefix + "k_features", tokens_, kv_heads * m));
+    graph_.add_tensor(v, linear, activation(prefix + "v", tokens_, kv_heads * d));
+    return linear;
   }
 
   // The end of a block: the row-parallel projection's partial sums are all-reduced over the

@@ -1,0 +1,98 @@
+#include "sim/engine/functional_run.h"
+
+#include <charconv>
+
+#include "models/simulate.h"
+#include "sim/common/error.h"
+#include "sim/engine/run_request.h"
+#include "sim/functional/functional_executor.h"
+#include "sim/functional/safetensors.h"
+#include "sim/mapping/mapper.h"
+
+namespace dfsim {
+
+std::vector<std::int32_t> parse_token_list(const std::string& text, const std::string& option) {
+  std::vector<std::int32_t> tokens;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    std::size_t end = text.find(',', begin);
+    if (end == std::string::npos) end = text.size();
+    std::int32_t value = 0;
+    auto [next, error] = std::from_chars(text.data() + begin, text.data() + end, value);
+    if (error != std::errc() || next != text.data() + end || value < 0) {
+      throw InputError(option +
+                       ": expected comma-separated token ids (non-negative integers), got '" +
+                       text + "'");
+    }
+    tokens.push_back(value);
+    begin = end + 1;
+  }
+  return tokens;
+}
+
+FunctionalSteps build_functional_steps(const ModelSpec& model, const HwConfig& hw,
+                                       LoopingMode looping, std::int64_t prompt,
+                                       std::int64_t tokens) {
+  FunctionalSteps steps;
+  for (std::int64_t step = 0; step < tokens; ++step) {
+    const StepShape shape =
+        step == 0 ? StepShape{1, prompt, 0, true} : StepShape{1, 1, prompt + step - 1, false};
+    steps.shapes.push_back(shape);
+    steps.graphs.push_back(build_decoder_graph(model, shape, 1));
+    steps.programs.push_back(map_program(steps.graphs.back(), hw, looping));
+  }
+  return steps;
+}
+
+FunctionalResult run_functional(const FunctionalRequest& request) {
+  check_override_prefixes(request.overrides);
+  HwConfig hw = load_hw_config(request.hw, request.overrides);
+  ModelSpec model = load_model_spec(request.model, request.overrides);
+  functional::check_functional_model(model);
+  if (hw.sockets() != 1) {
+    throw InputError("--functional executes one socket's program; " + request.hw + " has " +
+                     std::to_string(hw.sockets()) +
+                     " (tensor-parallel collectives are not executed functionally)");
+  }
+  const auto prompt = static_cast<std::int64_t>(request.prompt.size());
+  if (prompt < 1) throw InputError("--prompt-tokens: give at least one token id");
+  for (std::int32_t token : request.prompt) {
+    if (token >= model.vocab_size) {
+      throw InputError("--prompt-tokens: token id " + std::to_string(token) +
+                       " is outside the vocabulary (" + std::to_string(model.vocab_size) + ")");
+    }
+  }
+  if (model.max_position_embeddings > 0 &&
+      prompt + request.tokens > model.max_position_embeddings) {
+    throw InputError("--prompt-tokens and --tokens: " + std::to_string(prompt + request.tokens) +
+                     " positions exceed max_position_embeddings (" +
+                     std::to_string(model.max_position_embeddings) + ")");
+  }
+  functional::ModelWeights weights =
+      request.weights.empty() ? functional::generate_weights(model, request.seed)
+                              : functional::load_safetensors_weights(request.weights, model);
+
+  FunctionalSteps steps =
+      build_functional_steps(model, hw, request.looping, prompt, request.tokens);
+  functional::FunctionalExecutor executor(model, weights, steps.graphs, steps.shapes,
+                                          steps.programs, request.prompt);
+  SimulationTrace trace = simulate(hw, steps.programs, false, &executor);
+  executor.finish();
+
+  FunctionalResult result;
+  result.model = model.name;
+  result.hw = hw.name;
+  result.generated = executor.generated();
+  result.logits = executor.last_logits();
+  result.vocab = model.vocab_size;
+  result.logits_rows = static_cast<std::int64_t>(result.logits.size()) / model.vocab_size;
+  double prefill_end = 0;
+  for (const KernelRecord& record : trace.kernels) {
+    if (record.step == 0) prefill_end = std::max(prefill_end, record.end);
+  }
+  result.prefill_s = prefill_end;
+  result.decode_s = trace.end_time - prefill_end;
+  return result;
+}
+
+}  // namespace dfsim
