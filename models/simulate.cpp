@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <systemc>
 
+#include "models/cpu/cpu_machine.h"
 #include "models/dataflow/dataflow_machine.h"
 #include "models/gpu/gpu_machine.h"
 
@@ -44,6 +45,12 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, 
     finish(machine.hbm);
     keep_rates("DDR", machine.ddr);
     keep_rates("link", machine.link);
+  } else if (const CpuSpec* cpu = hw.cpu()) {
+    CpuMachine machine("cpu", *cpu, steps, trace);
+    sc_core::sc_start();
+    finish(machine.ddr);
+    keep_rates("L3", machine.l3);
+    keep_rates("UPI", machine.upi);
   } else {
     throw std::logic_error("no machine model for family " + hw.family);
   }

@@ -1,6 +1,7 @@
 #include "sim/config/hw_config.h"
 
 #include <stdexcept>
+#include <type_traits>
 
 #include "sim/config/config_reader.h"
 
@@ -110,9 +111,10 @@ HwConfig parse_hw_config(const ConfigNode& node) {
   hw.name = root.string("name");
   hw.description = root.string("description");
   hw.source_path = node.location.file;
-  hw.family = root.choice("family", {"gpu", "dataflow"});
+  hw.family = root.choice("family", {"gpu", "dataflow", "cpu"});
   if (hw.family == "gpu") hw.spec = parse_gpu(root);
   if (hw.family == "dataflow") hw.spec = parse_dataflow(root);
+  if (hw.family == "cpu") hw.spec = parse_cpu(root);
   root.finish();
   return hw;
 }
@@ -122,7 +124,15 @@ int HwConfig::sockets() const {
 }
 
 double HwConfig::peak_dram_bandwidth() const {
-  return std::visit([](const auto& spec) { return spec.hbm.bandwidth * spec.sockets; }, spec);
+  return std::visit(
+      [](const auto& spec) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(spec)>, CpuSpec>) {
+          return spec.ddr.bandwidth() * spec.sockets;
+        } else {
+          return spec.hbm.bandwidth * spec.sockets;
+        }
+      },
+      spec);
 }
 
 double HwConfig::peak_flops(Dtype dtype) const {
@@ -131,6 +141,7 @@ double HwConfig::peak_flops(Dtype dtype) const {
     // No tensor-core path for this dtype: the matmuls run on the CUDA cores.
     return (it != g->tensor_rate.end() ? it->second : g->vector_rate) * g->sockets;
   }
+  if (const CpuSpec* c = cpu()) return c->peak_ops(dtype) * c->sockets;
   const DataflowSpec& d = std::get<DataflowSpec>(spec);
   auto it = d.compute_rate.find(dtype);
   if (it == d.compute_rate.end()) it = d.compute_rate.begin();

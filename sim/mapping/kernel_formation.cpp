@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 
 namespace dfsim {
@@ -52,6 +53,30 @@ void account(const WorkloadGraph& workload, Kernel& kernel) {
 }
 
 }  // namespace
+
+ResidentBytes resident_bytes(const WorkloadGraph& graph) {
+  ResidentBytes bytes;
+  for (std::size_t id = 0; id < graph.op_count(); ++id) {
+    const Op& op = graph.op(id);
+    bytes.weights += op.stored_weight_bytes;
+    if (op.kind == OpKind::kAttentionScores) bytes.kv_cache += 2 * op.cache_read_bytes;
+  }
+  return bytes;
+}
+
+std::string serving_fusion_key(const Op& op) {
+  static const std::map<std::string, std::string, std::less<>> kFused{
+      {"q_proj", "qkv_proj"},          {"k_proj", "qkv_proj"},
+      {"v_proj", "qkv_proj"},          {"rope", "rope_kv_append"},
+      {"kv_append", "rope_kv_append"}, {"attention_scores", "attention"},
+      {"softmax", "attention"},        {"attention_values", "attention"},
+      {"attn_residual", "residual_norm"}, {"mlp_norm", "residual_norm"},
+      {"gate_proj", "gate_up_proj"},   {"up_proj", "gate_up_proj"},
+  };
+  // Collectives (NCCL on GPUs) are kernels of their own: their role names them.
+  auto it = kFused.find(op.role);
+  return it == kFused.end() ? op.role : it->second;
+}
 
 std::vector<Kernel> form_kernels(const WorkloadGraph& workload, const FusionKey& key) {
   std::vector<Kernel> kernels;

@@ -1,5 +1,6 @@
 #include "sim/mapping/mapper.h"
 
+#include "sim/mapping/cpu_mapper.h"
 #include "sim/mapping/dataflow_mapper.h"
 #include "sim/mapping/gpu_mapper.h"
 
@@ -11,6 +12,7 @@ struct FamilyMapper {
   const WorkloadGraph& graph;
   Program operator()(const GpuSpec& gpu) const { return map_to_gpu(graph, gpu); }
   Program operator()(const DataflowSpec& chip) const { return map_to_dataflow(graph, chip); }
+  Program operator()(const CpuSpec& cpu) const { return map_to_cpu(graph, cpu); }
 };
 
 LoopScope loop_scope(const HwConfig& hw) {

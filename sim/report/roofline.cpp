@@ -65,6 +65,12 @@ RooflineCeilings roofline_ceilings(const HwConfig& hw) {
     ceilings.compute.push_back({"fp32 vector", gpu->vector_rate * sockets});
     ceilings.bandwidth.push_back({"HBM", gpu->hbm.bandwidth * sockets});
     ceilings.bandwidth.push_back({"L2", gpu->l2.bandwidth * sockets});
+  } else if (const CpuSpec* cpu = hw.cpu()) {
+    for (Dtype dtype : {Dtype::kInt8, Dtype::kBf16, Dtype::kFp32}) {
+      ceilings.compute.push_back({std::string(dtype_name(dtype)), cpu->peak_ops(dtype) * sockets});
+    }
+    ceilings.bandwidth.push_back({"DDR", cpu->ddr.bandwidth() * sockets});
+    ceilings.bandwidth.push_back({"L3", cpu->l3.bandwidth * sockets});
   } else {
     const DataflowSpec& chip = *hw.dataflow();
     for (const auto& [dtype, value] : chip.compute_rate) {
