@@ -300,8 +300,8 @@ TEST_CASE("dfsim rejects bad --set overrides and names with one line and exit co
   SECTION("an unknown dtype") {
     expect_bad_input(dir, run + "--set model.weight_dtype=int3",
                      {"dfsim: error: --set model.weight_dtype=int3: weight_dtype: expected one of "
-                      "fp32, fp16, bf16, fp8, int8, int4, f32, float32, f16, float16, bfloat16, "
-                      "e4m3, got 'int3'"});
+                      "fp32, fp16, bf16, fp8, int8, int4, q8_0, q4_0, f32, float32, f16, "
+                      "float16, bfloat16, e4m3, got 'int3'"});
   }
   SECTION("a key without hw. or model.") {
     expect_bad_input(dir, run + "--set foo=1",

@@ -173,9 +173,10 @@ TEST_CASE("Memory: weights per format, KV cache, activation peak, training", "[e
     }
     return -1.0;
   };
-  // int4 with an fp16 scale per 128 weights: p x 33/64 = 3,474,495,552; q4_0: p x 18/32 =
-  // 3,790,358,784; q8_0: p x 34/32 = 7,159,566,592.
-  CHECK(format("int4") == 3'474'495'552.0);
+  // int4 with a 16-bit scale and zero point (4 B) per 128 weights: p x (0.5 + 4/128) =
+  // p x 17/32 = 3,579,783,296; q4_0: p x 18/32 = 3,790,358,784; q8_0: p x 34/32 =
+  // 7,159,566,592.
+  CHECK(format("int4") == 3'579'783'296.0);
   CHECK(format("q4_0") == 3'790'358'784.0);
   CHECK(format("q8_0") == 7'159'566'592.0);
   CHECK(format("fp32") == 4 * p);

@@ -237,6 +237,60 @@ TEST_CASE("weight, KV-cache and logits bytes, Llama-2-7B shapes", "[graph]") {
   CHECK(op_named(decode, "lm_head").weight_bytes == 262'144'000.0);
 }
 
+TEST_CASE("quantized weight bytes include their scales, Llama-2-7B shapes", "[graph][dtype]") {
+  auto bytes = [](const std::string& dtype, const std::string& op, const std::string& group = "") {
+    std::vector<dfsim::Override> set{{"model.weight_dtype", dtype}};
+    if (!group.empty()) set.push_back({"model.weight_group_size", group});
+    const ModelSpec model = dfsim::load_model_spec("llama2-7b", set);
+    return op_named(dfsim::build_decoder_graph(model, kDecode), op).weight_bytes;
+  };
+  // q_proj is [k 4096, n 4096]: 16,777,216 weights.
+  // int4, default group 128: 16,777,216 x 0.5 = 8,388,608 + 32 groups x 4096 channels x 4 B
+  // (scale + zero point) = 524,288: 8,912,896 B.
+  CHECK(bytes("int4", "layer0.q_proj") == 8'912'896.0);
+  // int4, group 32 (gpt-fast's int4 row): 8,388,608 + 128 x 4096 x 4 = 2,097,152: 10,485,760.
+  CHECK(bytes("int4", "layer0.q_proj", "32") == 10'485'760.0);
+  // down_proj [k 11008, n 4096], int4 group 128: 11008 x 4096 x 0.5 = 22,544,384 + 86 groups x
+  // 4096 x 4 = 1,409,024: 23,953,408 B; group 1000 (not dividing k): ceil(11008/1000) = 12
+  // groups: 22,544,384 + 12 x 4096 x 4 = 196,608: 22,740,992 B.
+  CHECK(bytes("int4", "layer0.down_proj") == 23'953'408.0);
+  CHECK(bytes("int4", "layer0.down_proj", "1000") == 22'740'992.0);
+  // int8, per channel by default: 16,777,216 + 4096 x 2 B = 16,785,408.
+  CHECK(bytes("int8", "layer0.q_proj") == 16'785'408.0);
+  // llama.cpp blocks: q4_0 16,777,216 x 18/32 = 9,437,184; q8_0 x 34/32 = 17,825,792.
+  CHECK(bytes("q4_0", "layer0.q_proj") == 9'437'184.0);
+  CHECK(bytes("q8_0", "layer0.q_proj") == 17'825'792.0);
+  // f16 is fp16: 2 B; the norm stays in the activation dtype (fp16 in the catalog: 8,192 B).
+  CHECK(bytes("f16", "layer0.q_proj") == 33'554'432.0);
+  CHECK(bytes("q4_0", "layer0.attn_norm") == 8'192.0);
+  // The embedding row of one token, int4 group 128: 4096 x 0.5 + 32 x 4 = 2,176 B.
+  CHECK(bytes("int4", "embedding") == 2'176.0);
+
+  SECTION("the weights to dequantize are counted in their format") {
+    const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "int4"}});
+    const Op& q = op_named(dfsim::build_decoder_graph(model, kDecode), "layer0.q_proj");
+    CHECK(q.weight_dtype == Dtype::kInt4);
+    CHECK(q.weight_elements == 16'777'216.0);
+    CHECK(op_named(dfsim::build_decoder_graph(model, kDecode), "layer0.attn_norm").weight_dtype ==
+          Dtype::kFp16);
+  }
+  SECTION("a block format's size is fixed") {
+    CHECK_THROWS_WITH(
+        dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "q4_0"},
+                                             {"model.weight_group_size", "64"}}),
+        Catch::Contains("weight_group_size: q4_0 has fixed blocks of 32 weights"));
+  }
+  SECTION("every catalog workload takes every weight format") {
+    for (const auto& entry : dfsim::list_configs(dfsim::ConfigKind::kWorkload)) {
+      for (const char* dtype : {"fp32", "fp16", "bf16", "fp8", "int8", "int4", "q8_0", "q4_0"}) {
+        const ModelSpec model = dfsim::load_model_spec(entry.path, {{"model.weight_dtype", dtype}});
+        const WorkloadGraph graph = dfsim::build_decoder_graph(model, kDecode);
+        CHECK(op_named(graph, "lm_head").weight_bytes > 0);
+      }
+    }
+  }
+}
+
 TEST_CASE("the llama2-7b catalog entry has the Llama-2-7B shapes", "[graph]") {
   const ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
   CHECK(model.hidden_size == 4096);

@@ -234,17 +234,19 @@ std::vector<Optimizer> training_memory(const WorkloadGraph& graph, std::int64_t 
 }  // namespace
 
 const std::vector<WeightFormat>& weight_formats() {
+  // The layouts the simulator uses (WeightLayout, sim/common/dtype.h), at their default group
+  // sizes; per-channel scales (int8) depend on each matrix's k and are left out of this table.
+  const WeightLayout int4{Dtype::kInt4, default_weight_group_size(Dtype::kInt4)};
   static const std::vector<WeightFormat> formats{
       {"fp32", 4.0, "4 B"},
       {"bf16", 2.0, "2 B (fp16 the same)"},
       {"fp8", 1.0, "1 B (per-tensor scales)"},
-      {"int8", 1.0, "1 B (per-channel scales not counted)"},
-      // GPTQ/AWQ-style: 4-bit weights, one fp16 scale per group of 128 (zero points not counted).
-      {"int4", 0.5 + 2.0 / 128.0, "0.5 B + fp16 scale per group of 128 = 0.515625 B"},
-      // llama.cpp blocks of 32 weights: q8_0 = 32 int8 + fp16 scale = 34 B; q4_0 = 16 B of
-      // nibbles + fp16 scale = 18 B.
-      {"q8_0", 34.0 / 32.0, "34 B per block of 32 = 1.0625 B"},
-      {"q4_0", 18.0 / 32.0, "18 B per block of 32 = 0.5625 B"},
+      {"int8", 1.0, "1 B (per-channel scales, 2 B per output channel, not counted)"},
+      {"int4", int4.bytes_per_weight(int4.group_size),
+       fmt::format("0.5 B + 16-bit scale and zero point per group of {} = {} B", int4.group_size,
+                   int4.bytes_per_weight(int4.group_size))},
+      {"q8_0", dtype_bytes(Dtype::kQ8_0), "34 B per block of 32 = 1.0625 B"},
+      {"q4_0", dtype_bytes(Dtype::kQ4_0), "18 B per block of 32 = 0.5625 B"},
   };
   return formats;
 }

@@ -23,9 +23,9 @@ std::int64_t layer_index(const ConfigNode& item, const std::string& path, std::i
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (item.kind != ConfigNode::Kind::kScalar || error != std::errc() ||
       end != text.data() + text.size() || value < 0 || value >= layers) {
-    throw InputError(item.location, path,
-                     "expected a layer index from 0 to " + std::to_string(layers - 1) + ", got '" +
-                         text + "'");
+    throw InputError(
+        item.location, path,
+        "expected a layer index from 0 to " + std::to_string(layers - 1) + ", got '" + text + "'");
   }
   return value;
 }
@@ -51,7 +51,8 @@ std::vector<LayerOverride> parse_layer_overrides(ConfigReader& root, const Model
     entry.intermediate_size = item.integer_or("intermediate_size", 0);
     entry.num_key_value_heads = item.integer_or("num_key_value_heads", 0);
     entry.sliding_window = item.integer_or("sliding_window", -1, 0);
-    if (entry.num_key_value_heads > 0 && model.num_attention_heads % entry.num_key_value_heads != 0) {
+    if (entry.num_key_value_heads > 0 &&
+        model.num_attention_heads % entry.num_key_value_heads != 0) {
       item.fail("num_key_value_heads", "must divide num_attention_heads");
     }
     item.finish();
@@ -150,20 +151,26 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   parse_experts(root, model);
 
   if (model.num_attention_heads % model.num_key_value_heads != 0) {
-    root.fail("num_key_value_heads",
-              "must divide num_attention_heads (" + std::to_string(model.num_attention_heads) +
-                  ") for grouped-query attention");
+    root.fail("num_key_value_heads", "must divide num_attention_heads (" +
+                                         std::to_string(model.num_attention_heads) +
+                                         ") for grouped-query attention");
   }
   if (root.has("head_dim")) {
     model.head_dim = root.integer("head_dim");
   } else {
     if (model.hidden_size % model.num_attention_heads != 0) {
-      root.fail("num_attention_heads",
-                "does not divide hidden_size; give head_dim explicitly");
+      root.fail("num_attention_heads", "does not divide hidden_size; give head_dim explicitly");
     }
     model.head_dim = model.hidden_size / model.num_attention_heads;
   }
   model.weight_dtype = read_dtype(root, "weight_dtype", Dtype::kBf16);
+  model.weight_group_size =
+      root.integer_or("weight_group_size", default_weight_group_size(model.weight_dtype), 0);
+  if (is_block_format(model.weight_dtype) && model.weight_group_size != kBlockFormatWeights) {
+    root.fail("weight_group_size", std::string(dtype_name(model.weight_dtype)) +
+                                       " has fixed blocks of " +
+                                       std::to_string(kBlockFormatWeights) + " weights");
+  }
   model.activation_dtype = read_dtype(root, "activation_dtype", Dtype::kBf16);
   model.kv_cache_dtype = read_dtype(root, "kv_cache_dtype", model.activation_dtype);
   model.layer_overrides = parse_layer_overrides(root, model);

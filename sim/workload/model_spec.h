@@ -66,7 +66,12 @@ struct ModelSpec {
   // experts (expert parallelism); false, or R not dividing them, splits every expert's columns.
   bool expert_parallel = true;
 
+  // Matmul weights (projections, experts, router, LM head, and the embedding table); norm
+  // weights and biases stay in the activation dtype, as quantizers leave them.
   Dtype weight_dtype = Dtype::kBf16;
+  // Weights along k sharing one scale (int8, int4); 0: one scale per output channel. The
+  // parser fills in default_weight_group_size(weight_dtype) when the workload does not say.
+  std::int64_t weight_group_size = 0;
   Dtype activation_dtype = Dtype::kBf16;
   Dtype kv_cache_dtype = Dtype::kBf16;
 
@@ -75,6 +80,7 @@ struct ModelSpec {
   std::int64_t q_width() const { return num_attention_heads * head_dim; }
   std::int64_t kv_width() const { return num_key_value_heads * head_dim; }
   bool is_moe() const { return num_local_experts > 0; }
+  WeightLayout weight_layout() const { return WeightLayout{weight_dtype, weight_group_size}; }
   // Per-layer sizes, with the overrides applied.
   std::int64_t intermediate_size_of(std::int64_t layer) const;
   std::int64_t key_value_heads_of(std::int64_t layer) const;

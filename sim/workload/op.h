@@ -12,20 +12,20 @@
 namespace dfsim {
 
 enum class OpKind {
-  kEmbedding,         // gather rows of the embedding table
-  kRmsNorm,           // x * rsqrt(mean(x^2) + eps) * weight
-  kMatMul,            // activations [m, k] x weights [k, n]
-  kRope,              // rotary position embedding of q and k
-  kKvAppend,          // write this step's k and v into the KV cache
-  kAttentionScores,   // q k^T / sqrt(d) over the cached keys (causal)
-  kSoftmax,           // row softmax of the scores
-  kAttentionValues,   // probabilities x cached values
-  kSwiGlu,            // silu(gate) * up
-  kAdd,               // residual connection
-  kAllReduce,         // sum a tensor over the tensor-parallel ranks (after row-parallel matmuls)
-  kAllGather,         // concatenate each rank's slice (the vocabulary-parallel logits)
-  kRouter,            // MoE gate: logits [m, k] x [k, n experts], softmax, top-k per token
-  kExpertMatMul,      // grouped GEMM: the routed rows [m, k] through their experts' [k, n]
+  kEmbedding,        // gather rows of the embedding table
+  kRmsNorm,          // x * rsqrt(mean(x^2) + eps) * weight
+  kMatMul,           // activations [m, k] x weights [k, n]
+  kRope,             // rotary position embedding of q and k
+  kKvAppend,         // write this step's k and v into the KV cache
+  kAttentionScores,  // q k^T / sqrt(d) over the cached keys (causal)
+  kSoftmax,          // row softmax of the scores
+  kAttentionValues,  // probabilities x cached values
+  kSwiGlu,           // silu(gate) * up
+  kAdd,              // residual connection
+  kAllReduce,        // sum a tensor over the tensor-parallel ranks (after row-parallel matmuls)
+  kAllGather,        // concatenate each rank's slice (the vocabulary-parallel logits)
+  kRouter,           // MoE gate: logits [m, k] x [k, n experts], softmax, top-k per token
+  kExpertMatMul,     // grouped GEMM: the routed rows [m, k] through their experts' [k, n]
 };
 
 std::string_view op_kind_name(OpKind kind);
@@ -44,11 +44,11 @@ struct Op {
   std::string name;  // unique: "layer3.q_proj", "lm_head"
   std::string role;  // the same op in every layer: "q_proj" (used for fusion and looping)
   OpKind kind = OpKind::kAdd;
-  int layer = -1;    // decoder layer, -1 outside the layers (embedding, final norm, lm head)
+  int layer = -1;  // decoder layer, -1 outside the layers (embedding, final norm, lm head)
 
   // Matmul-like ops: output [m, n] from [m, k]; attention ops use them per (batch, head) too.
   std::int64_t m = 0, n = 0, k = 0;
-  std::int64_t groups = 1;      // independent instances of that shape (attention: batch x heads)
+  std::int64_t groups = 1;  // independent instances of that shape (attention: batch x heads)
 
   double flops = 0;             // arithmetic operations (a multiply-add counts 2)
   double matmul_flops = 0;      // the part of `flops` that tensor cores / systolic arrays run
@@ -56,14 +56,18 @@ struct Op {
   // Parameters one token uses: `parameters`, except expert ops, where a token passes through
   // num_experts_per_tok of the experts held.
   std::int64_t active_parameters = 0;
-  double weight_bytes = 0;      // weight bytes read per step
+  double weight_bytes = 0;  // weight bytes read per step (scales included)
+  // Weights read per step in `weight_dtype` (matmul weights, not biases): what a kernel must
+  // dequantize when its matmul units do not take that format.
+  double weight_elements = 0;
+  Dtype weight_dtype = Dtype::kBf16;
   double stored_weight_bytes = 0;  // weight bytes held in memory (all experts, whole tables)
   // Expert ops: experts whose weights this op holds, and how many distinct ones a step is
   // expected to read (the routing decides; see the builder).
   std::int64_t experts = 0;
   double experts_read = 0;
-  double cache_read_bytes = 0;  // KV-cache bytes read
-  double cache_write_bytes = 0; // KV-cache bytes written
+  double cache_read_bytes = 0;      // KV-cache bytes read
+  double cache_write_bytes = 0;     // KV-cache bytes written
   double external_read_bytes = 0;   // inputs from outside the graph (token ids)
   double external_write_bytes = 0;  // outputs leaving the graph (logits)
   double collective_bytes = 0;      // collectives: the full tensor each rank ends up with

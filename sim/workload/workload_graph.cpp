@@ -116,6 +116,7 @@ class DecoderBuilder {
         ranks_(ranks),
         tokens_(step.batch * step.new_tokens),
         act_(model.activation_dtype),
+        weights_(model.weight_layout()),
         heads_(model.num_attention_heads / ranks),
         vocab_(ceil_div(model.vocab_size, ranks)) {}
 
@@ -159,6 +160,7 @@ class DecoderBuilder {
     op.kind = kind;
     op.layer = layer;
     op.compute_dtype = act_;
+    op.weight_dtype = act_;
     return op;
   }
 
@@ -171,7 +173,9 @@ class DecoderBuilder {
     op.k = k;
     op.flops = op.matmul_flops = 2.0 * m * n * k;
     op.parameters = owns_weights ? n * k : 0;
-    op.weight_bytes = static_cast<double>(n) * k * dtype_bytes(model_.weight_dtype);
+    op.weight_bytes = weights_.matrix_bytes(k, n);
+    op.weight_elements = static_cast<double>(n) * k;
+    op.weight_dtype = weights_.dtype;
     // A tied LM head reads the embedding table, which the embedding op holds.
     op.stored_weight_bytes = owns_weights ? op.weight_bytes : 0.0;
     if (bias) {
@@ -210,9 +214,12 @@ class DecoderBuilder {
     op.m = tokens_;
     op.n = h;
     op.parameters = op.active_parameters = model_.vocab_size * h;
-    op.weight_bytes = static_cast<double>(tokens_) * h * dtype_bytes(model_.weight_dtype);
+    // Each row (one token's vector) is quantized along h, with its own scales.
+    op.weight_bytes = weights_.matrix_bytes(h, tokens_);
+    op.weight_elements = static_cast<double>(tokens_) * h;
+    op.weight_dtype = weights_.dtype;
     // The whole table stays resident although a step reads only its tokens' rows.
-    op.stored_weight_bytes = static_cast<double>(op.parameters) * dtype_bytes(model_.weight_dtype);
+    op.stored_weight_bytes = weights_.matrix_bytes(h, model_.vocab_size);
     op.external_read_bytes = tokens_ * 4.0;  // int32 token ids
     return graph_.add_op(std::move(op));
   }
@@ -358,7 +365,6 @@ class DecoderBuilder {
     const std::string prefix = "layer" + std::to_string(layer) + ".";
     const ExpertShard shard =
         expert_shard(model_, model_.intermediate_size_of(layer), tokens_, ranks_);
-    const double weight_size = dtype_bytes(model_.weight_dtype);
 
     Op router_op = base("router", OpKind::kRouter, layer);
     router_op.m = tokens_;
@@ -368,7 +374,9 @@ class DecoderBuilder {
     router_op.flops = router_op.matmul_flops +
                       static_cast<double>(tokens_) * (5 * count + top_k * count + 2 * top_k);
     router_op.parameters = router_op.active_parameters = h * count;
-    router_op.weight_bytes = router_op.stored_weight_bytes = h * count * weight_size;
+    router_op.weight_bytes = router_op.stored_weight_bytes = weights_.matrix_bytes(h, count);
+    router_op.weight_elements = static_cast<double>(h) * count;
+    router_op.weight_dtype = weights_.dtype;
     OpId router = graph_.add_op(std::move(router_op));
     graph_.add_tensor(mlp_norm, router, mlp_in);
     // Per token: k expert ids (int32) and k weights (fp32).
@@ -385,8 +393,10 @@ class DecoderBuilder {
       op.parameters = shard.experts * k * n;
       // A token passes through top_k of the E experts: k/E of every expert-held weight.
       op.active_parameters = op.parameters * top_k / count;
-      op.weight_bytes = shard.experts_read * k * n * weight_size;
-      op.stored_weight_bytes = static_cast<double>(op.parameters) * weight_size;
+      op.weight_bytes = shard.experts_read * weights_.matrix_bytes(k, n);
+      op.weight_elements = shard.experts_read * k * n;
+      op.weight_dtype = weights_.dtype;
+      op.stored_weight_bytes = shard.experts * weights_.matrix_bytes(k, n);
       return op;
     };
     OpId gate_up = graph_.add_op(expert_matmul("expert_gate_up", h, 2 * shard.columns));
@@ -436,6 +446,7 @@ class DecoderBuilder {
   int ranks_;
   std::int64_t tokens_;
   Dtype act_;
+  WeightLayout weights_;
   std::int64_t heads_;
   std::int64_t vocab_;
   WorkloadGraph graph_;
