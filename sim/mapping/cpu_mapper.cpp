@@ -34,30 +34,27 @@ void check_fits(const WorkloadGraph& graph, const CpuSpec& cpu) {
       format_quantity(cpu.ddr.capacity, Dimension::kBytes)));
 }
 
-// A matmul with weights of one byte or less runs on integer engines (VNNI / AMX-INT8), as CPU
-// runtimes do for int8 and int4 weights ("compute type int8"): the activations are quantized
-// per token and 4-bit weights are unpacked to int8 lanes in registers.
+// A matmul with integer weights (int8, int4, q8_0, q4_0) runs on the integer engines (VNNI /
+// AMX-INT8), as CPU runtimes do ("compute type int8" in ITREX, q8 activations in llama.cpp):
+// the activations are quantized per token and 4-bit weights are unpacked to int8 lanes in
+// registers.
 void map_matmul(const WorkloadGraph& graph, const CpuSpec& cpu, Kernel& kernel) {
   const Op& first = graph.op(kernel.ops.front());
   std::int64_t n = 0;
   double weights = 0;
   for (std::size_t id : kernel.ops) {
     n += graph.op(id).n;
-    weights += static_cast<double>(graph.op(id).n) * graph.op(id).k *
-               std::max(graph.op(id).experts_read, 1.0);
+    weights += graph.op(id).weight_elements;
   }
-  // Bytes per weight of the first op (biases, in the activation dtype, add a little).
-  const double bytes_per_weight = first.weight_bytes / (static_cast<double>(first.n) * first.k *
-                                                        std::max(first.experts_read, 1.0));
-  Dtype dtype = kernel.compute_dtype;
-  if (bytes_per_weight < 1.05) {
-    dtype = Dtype::kInt8;
+  if (is_integer_format(first.weight_dtype)) {
+    kernel.compute_dtype = Dtype::kInt8;
     kernel.vector_instructions +=
         static_cast<double>(first.m) * first.k * kQuantizeInstructionsPer16 / 16.0;
-    if (bytes_per_weight < 0.9) kernel.vector_instructions += weights * cpu.unpack_int4 / 64.0;
+    if (first.weight_dtype == Dtype::kInt4 || first.weight_dtype == Dtype::kQ4_0) {
+      kernel.vector_instructions += weights * cpu.unpack_int4 / 64.0;
+    }
   }
-  kernel.compute_dtype = dtype;
-  kernel.matmul_ops_per_cycle = cpu.matmul_ops_per_cycle(dtype, first.m);
+  kernel.matmul_ops_per_cycle = cpu.matmul_ops_per_cycle(kernel.compute_dtype, first.m);
   kernel.tiles = ceil_div(n, kCpuColumnBlock) * ceil_div(first.m, kCpuColumnBlock);
 }
 
