@@ -47,9 +47,13 @@ void map_matmul(const WorkloadGraph& graph, const CpuSpec& cpu, Kernel& kernel) 
     weights += graph.op(id).weight_elements;
   }
   if (is_integer_format(first.weight_dtype)) {
+    // Weight-only: the runtime quantizes the activations itself (a W8A8 graph has its own
+    // quantize op, whose FLOPs the vector units run).
+    if (first.compute_dtype != Dtype::kInt8) {
+      kernel.vector_instructions +=
+          static_cast<double>(first.m) * first.k * kQuantizeInstructionsPer16 / 16.0;
+    }
     kernel.compute_dtype = Dtype::kInt8;
-    kernel.vector_instructions +=
-        static_cast<double>(first.m) * first.k * kQuantizeInstructionsPer16 / 16.0;
     if (first.weight_dtype == Dtype::kInt4 || first.weight_dtype == Dtype::kQ4_0) {
       kernel.vector_instructions += weights * cpu.unpack_int4 / 64.0;
     }

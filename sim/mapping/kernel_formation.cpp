@@ -72,6 +72,11 @@ std::string serving_fusion_key(const Op& op) {
       {"softmax", "attention"},        {"attention_values", "attention"},
       {"attn_residual", "residual_norm"}, {"mlp_norm", "residual_norm"},
       {"gate_proj", "gate_up_proj"},   {"up_proj", "gate_up_proj"},
+      // W8A8: dequantization is the int8 matmul's epilogue.
+      {"q_proj_dequantize", "qkv_proj"}, {"k_proj_dequantize", "qkv_proj"},
+      {"v_proj_dequantize", "qkv_proj"}, {"o_proj_dequantize", "o_proj"},
+      {"gate_proj_dequantize", "gate_up_proj"}, {"up_proj_dequantize", "gate_up_proj"},
+      {"down_proj_dequantize", "down_proj"},
   };
   // Collectives (NCCL on GPUs) are kernels of their own: their role names them.
   auto it = kFused.find(op.role);

@@ -18,6 +18,8 @@ std::string_view op_kind_name(OpKind kind) {
     case OpKind::kAllGather: return "all_gather";
     case OpKind::kRouter: return "router";
     case OpKind::kExpertMatMul: return "expert_matmul";
+    case OpKind::kQuantize: return "quantize";
+    case OpKind::kDequantize: return "dequantize";
   }
   return "?";
 }

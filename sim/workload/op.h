@@ -26,6 +26,8 @@ enum class OpKind {
   kAllGather,        // concatenate each rank's slice (the vocabulary-parallel logits)
   kRouter,           // MoE gate: logits [m, k] x [k, n experts], softmax, top-k per token
   kExpertMatMul,     // grouped GEMM: the routed rows [m, k] through their experts' [k, n]
+  kQuantize,         // activations [m, k] to int8 with a scale (W8A8 schemes)
+  kDequantize,       // int32 accumulators [m, n] of an int8 matmul back to the activation dtype
 };
 
 std::string_view op_kind_name(OpKind kind);
