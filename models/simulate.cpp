@@ -5,6 +5,7 @@
 #include <systemc>
 
 #include "models/apple/apple_machine.h"
+#include "models/cpu/cpu_machine.h"
 #include "models/dataflow/dataflow_machine.h"
 #include "models/gpu/gpu_machine.h"
 
@@ -51,6 +52,12 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, 
     sc_core::sc_start();
     finish(machine.lpddr);
     keep_rates("SLC", machine.slc);
+  } else if (const CpuSpec* cpu = hw.cpu()) {
+    CpuMachine machine("cpu", *cpu, steps, trace);
+    sc_core::sc_start();
+    finish(machine.ddr);
+    keep_rates("L3", machine.l3);
+    keep_rates("UPI", machine.upi);
   } else {
     throw std::logic_error("no machine model for family " + hw.family);
   }

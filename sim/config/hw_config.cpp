@@ -1,6 +1,7 @@
 #include "sim/config/hw_config.h"
 
 #include <stdexcept>
+#include <type_traits>
 
 #include "sim/config/config_reader.h"
 
@@ -160,10 +161,11 @@ HwConfig parse_hw_config(const ConfigNode& node) {
   hw.name = root.string("name");
   hw.description = root.string("description");
   hw.source_path = node.location.file;
-  hw.family = root.choice("family", {"gpu", "dataflow", "apple"});
+  hw.family = root.choice("family", {"gpu", "dataflow", "apple", "cpu"});
   if (hw.family == "gpu") hw.spec = parse_gpu(root);
   if (hw.family == "dataflow") hw.spec = parse_dataflow(root);
   if (hw.family == "apple") hw.spec = parse_apple(root);
+  if (hw.family == "cpu") hw.spec = parse_cpu(root);
   root.finish();
   return hw;
 }
@@ -173,7 +175,15 @@ int HwConfig::sockets() const {
 }
 
 double HwConfig::peak_dram_bandwidth() const {
-  return std::visit([](const auto& spec) { return dram_of(spec).bandwidth * spec.sockets; }, spec);
+  return std::visit(
+      [](const auto& spec) {
+        if constexpr (std::is_same_v<std::decay_t<decltype(spec)>, CpuSpec>) {
+          return spec.ddr.bandwidth() * spec.sockets;
+        } else {
+          return dram_of(spec).bandwidth * spec.sockets;
+        }
+      },
+      spec);
 }
 
 double HwConfig::peak_flops(Dtype dtype) const {
@@ -183,6 +193,7 @@ double HwConfig::peak_flops(Dtype dtype) const {
     return (it != g->tensor_rate.end() ? it->second : g->vector_rate) * g->sockets;
   }
   if (const AppleSpec* a = apple()) return a->alu_rate(dtype);
+  if (const CpuSpec* c = cpu()) return c->peak_ops(dtype) * c->sockets;
   const DataflowSpec& d = std::get<DataflowSpec>(spec);
   auto it = d.compute_rate.find(dtype);
   if (it == d.compute_rate.end()) it = d.compute_rate.begin();

@@ -10,6 +10,7 @@
 #include "sim/common/dtype.h"
 #include "sim/common/error.h"
 #include "sim/config/config_tree.h"
+#include "sim/config/cpu_spec.h"
 
 namespace dfsim {
 
@@ -113,13 +114,14 @@ struct AppleSpec {
 struct HwConfig {
   std::string name;         // "h100-sxm"
   std::string description;  // one line, shown by `dfsim list`
-  std::string family;       // "gpu", "dataflow", "apple"
+  std::string family;       // "gpu", "dataflow", "apple", "cpu"
   std::string source_path;  // the file it was loaded from
-  std::variant<GpuSpec, DataflowSpec, AppleSpec> spec;
+  std::variant<GpuSpec, DataflowSpec, AppleSpec, CpuSpec> spec;
 
   const GpuSpec* gpu() const { return std::get_if<GpuSpec>(&spec); }
   const DataflowSpec* dataflow() const { return std::get_if<DataflowSpec>(&spec); }
   const AppleSpec* apple() const { return std::get_if<AppleSpec>(&spec); }
+  const CpuSpec* cpu() const { return std::get_if<CpuSpec>(&spec); }
   // Sockets (chips) that share the model by tensor parallelism.
   int sockets() const;
   // Peak off-chip (HBM) bandwidth of all sockets; bandwidth utilization is reported against it.

@@ -28,13 +28,7 @@ bool is_matmul(const Op& op) {
 // A unified-memory machine still cannot page weights in at these speeds: weights and KV cache
 // must fit in the LPDDR.
 void check_fits(const WorkloadGraph& graph, const AppleSpec& soc) {
-  double weights = 0;
-  double kv_cache = 0;
-  for (std::size_t id = 0; id < graph.op_count(); ++id) {
-    const Op& op = graph.op(id);
-    weights += op.stored_weight_bytes;
-    if (op.kind == OpKind::kAttentionScores) kv_cache += 2 * op.cache_read_bytes;
-  }
+  const auto [weights, kv_cache] = resident_bytes(graph);
   if (weights + kv_cache <= soc.lpddr.capacity) return;
   throw InputError(fmt::format(
       "the model needs {} of weights and {} of KV cache, the SoC has {} of unified memory; use "

@@ -18,34 +18,6 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
 }
 
-}  // namespace
-
-std::string gpu_fusion_key(const Op& op) {
-  static const std::map<std::string, std::string, std::less<>> kFused{
-      {"q_proj", "qkv_proj"},
-      {"k_proj", "qkv_proj"},
-      {"v_proj", "qkv_proj"},
-      {"rope", "rope_kv_append"},
-      {"kv_append", "rope_kv_append"},
-      {"attention_scores", "attention"},
-      {"softmax", "attention"},
-      {"attention_values", "attention"},
-      {"attn_residual", "residual_norm"},
-      {"mlp_norm", "residual_norm"},
-      {"gate_proj", "gate_up_proj"},
-      {"up_proj", "gate_up_proj"},
-      // DiJiang: the feature maps feed the running state in one kernel, as the attention
-      // kernel fuses scores, softmax and values.
-      {"dijiang_features", "dijiang_attention"},
-      {"linear_attention", "dijiang_attention"},
-  };
-  // Collectives are NCCL kernels of their own (their role names them).
-  auto it = kFused.find(op.role);
-  return it == kFused.end() ? op.role : it->second;
-}
-
-namespace {
-
 // Output tile of a tensor-core GEMM (CUTLASS's default 128x128 threadblock tile).
 constexpr std::int64_t kGemmTile = 128;
 // Below this many rows a matmul is a GEMV: each SM streams a slice of the weight matrix.
@@ -108,14 +80,7 @@ void tile_grouped_matmul(const WorkloadGraph& graph, int units, Kernel& kernel) 
 // Serving stacks keep every weight and the KV cache in HBM; a model that does not fit cannot
 // run there at all (no stack streams weights from host memory at these speeds).
 void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
-  double weights = 0;
-  double kv_cache = 0;
-  for (std::size_t id = 0; id < graph.op_count(); ++id) {
-    const Op& op = graph.op(id);
-    weights += op.stored_weight_bytes;
-    if (op.kind == OpKind::kAttentionScores) kv_cache += 2 * op.cache_read_bytes;
-    if (op.kind == OpKind::kLinearAttention) kv_cache += op.cache_write_bytes;  // DiJiang state
-  }
+  const auto [weights, kv_cache] = resident_bytes(graph);
   if (weights + kv_cache <= gpu.hbm.capacity) return;
   const std::string per_gpu = gpu.sockets > 1 ? " per GPU" : "";
   throw InputError(fmt::format(
@@ -190,7 +155,7 @@ void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
 
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   check_fits(graph, gpu);
-  Program program = form_gpu_program(graph, gpu.sm_count, gpu_fusion_key);
+  Program program = form_gpu_program(graph, gpu.sm_count, serving_fusion_key);
   for (Kernel& kernel : program.kernels) {
     const OpKind kind = graph.op(kernel.ops.front()).kind;
     if (kind == OpKind::kMatMul || kind == OpKind::kRouter || kind == OpKind::kExpertMatMul) {

@@ -9,16 +9,13 @@
 
 namespace dfsim {
 
-// Fusions: q/k/v projections as one matmul (concatenated weights), gate/up likewise; rope and
+// Fusions (serving_fusion_key): q/k/v projections as one matmul (concatenated weights), gate/up likewise; rope and
 // the KV-cache append; scores, softmax and values as one FlashAttention kernel; the residual add
 // with the following RMSNorm. Everything else is one kernel per op: a mixture-of-experts layer
 // runs the router (gate GEMM with softmax/top-k), a grouped expert GEMM for gate/up, SwiGLU, and
 // a grouped expert GEMM for down that also combines each token's experts.
 // Throws InputError when the weights and KV cache do not fit in one GPU's HBM.
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu);
-
-// The fusion rules above, as a key for form_kernels.
-std::string gpu_fusion_key(const Op& op);
 
 // Kernel formation and tiling for any machine that runs a kernel as a grid of tiles over
 // `units` cores (NVIDIA SMs, Apple GPU cores), with the fusions `key` chooses.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 
 namespace dfsim {
@@ -52,6 +53,39 @@ void account(const WorkloadGraph& workload, Kernel& kernel) {
 }
 
 }  // namespace
+
+ResidentBytes resident_bytes(const WorkloadGraph& graph) {
+  ResidentBytes bytes;
+  for (std::size_t id = 0; id < graph.op_count(); ++id) {
+    const Op& op = graph.op(id);
+    bytes.weights += op.stored_weight_bytes;
+    if (op.kind == OpKind::kAttentionScores) bytes.kv_cache += 2 * op.cache_read_bytes;
+    if (op.kind == OpKind::kLinearAttention) bytes.kv_cache += op.cache_write_bytes;  // DiJiang state
+  }
+  return bytes;
+}
+
+std::string serving_fusion_key(const Op& op) {
+  static const std::map<std::string, std::string, std::less<>> kFused{
+      {"q_proj", "qkv_proj"},          {"k_proj", "qkv_proj"},
+      {"v_proj", "qkv_proj"},          {"rope", "rope_kv_append"},
+      {"kv_append", "rope_kv_append"}, {"attention_scores", "attention"},
+      {"softmax", "attention"},        {"attention_values", "attention"},
+      {"attn_residual", "residual_norm"}, {"mlp_norm", "residual_norm"},
+      {"gate_proj", "gate_up_proj"},   {"up_proj", "gate_up_proj"},
+      // W8A8: dequantization is the int8 matmul's epilogue.
+      {"q_proj_dequantize", "qkv_proj"}, {"k_proj_dequantize", "qkv_proj"},
+      {"v_proj_dequantize", "qkv_proj"}, {"o_proj_dequantize", "o_proj"},
+      {"gate_proj_dequantize", "gate_up_proj"}, {"up_proj_dequantize", "gate_up_proj"},
+      {"down_proj_dequantize", "down_proj"},
+      // DiJiang: the feature maps feed the running state in one kernel, as the attention
+      // kernel fuses scores, softmax and values.
+      {"dijiang_features", "dijiang_attention"}, {"linear_attention", "dijiang_attention"},
+  };
+  // Collectives (NCCL on GPUs) are kernels of their own: their role names them.
+  auto it = kFused.find(op.role);
+  return it == kFused.end() ? op.role : it->second;
+}
 
 std::vector<Kernel> form_kernels(const WorkloadGraph& workload, const FusionKey& key) {
   std::vector<Kernel> kernels;

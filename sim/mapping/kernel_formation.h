@@ -14,6 +14,19 @@ namespace dfsim {
 // (and share a layer) are fused into one kernel named "<layer prefix><key>".
 using FusionKey = std::function<std::string(const Op& op)>;
 
+// The fusions serving stacks apply on GPUs and CPUs alike (vLLM, TensorRT-LLM, gpt-fast, ITREX,
+// llama.cpp): q/k/v and gate/up as single matmuls on concatenated weights, rope with the KV
+// append, scores/softmax/values as one attention kernel, the residual add with the next norm.
+// Every other op is a kernel of its own, named by its role.
+std::string serving_fusion_key(const Op& op);
+
+// What a step keeps resident in device memory: the weights held and the KV cache it reads.
+struct ResidentBytes {
+  double weights = 0;
+  double kv_cache = 0;
+};
+ResidentBytes resident_bytes(const WorkloadGraph& graph);
+
 // Walks the graph in order and forms kernels; work and DRAM bytes are summed, tiling is left at
 // one tile for the mapper to set.
 std::vector<Kernel> form_kernels(const WorkloadGraph& graph, const FusionKey& key);

@@ -1,6 +1,7 @@
 #include "sim/mapping/mapper.h"
 
 #include "sim/mapping/apple_mapper.h"
+#include "sim/mapping/cpu_mapper.h"
 #include "sim/mapping/dataflow_mapper.h"
 #include "sim/mapping/gpu_mapper.h"
 
@@ -13,6 +14,7 @@ struct FamilyMapper {
   Program operator()(const GpuSpec& gpu) const { return map_to_gpu(graph, gpu); }
   Program operator()(const DataflowSpec& chip) const { return map_to_dataflow(graph, chip); }
   Program operator()(const AppleSpec& soc) const { return map_to_apple(graph, soc); }
+  Program operator()(const CpuSpec& cpu) const { return map_to_cpu(graph, cpu); }
 };
 
 LoopScope loop_scope(const HwConfig& hw) {

@@ -53,6 +53,11 @@ struct Kernel : Work {
   std::int64_t tiles = 1;
   int tiles_per_unit = 1;
 
+  // CPU: ops per core per cycle of the engine the mapper chose for the matmul FLOPs (AMX tiles
+  // or AVX-512), and vector instructions besides the FLOPs (unpacking quantized weights).
+  double matmul_ops_per_cycle = 0;
+  double vector_instructions = 0;
+
   // Dataflow: the pipeline stages in order, and how many times the kernel's token range is cut
   // so its working set fits on chip (each chunk streams the weights again).
   std::vector<Stage> stages;

@@ -75,6 +75,12 @@ RooflineCeilings roofline_ceilings(const HwConfig& hw) {
     ceilings.compute.push_back({"fp32", soc->fp32_rate});
     ceilings.bandwidth.push_back({"LPDDR", soc->lpddr.bandwidth});
     ceilings.bandwidth.push_back({"SLC", soc->slc.bandwidth});
+  } else if (const CpuSpec* cpu = hw.cpu()) {
+    for (Dtype dtype : {Dtype::kInt8, Dtype::kBf16, Dtype::kFp32}) {
+      ceilings.compute.push_back({std::string(dtype_name(dtype)), cpu->peak_ops(dtype) * sockets});
+    }
+    ceilings.bandwidth.push_back({"DDR", cpu->ddr.bandwidth() * sockets});
+    ceilings.bandwidth.push_back({"L3", cpu->l3.bandwidth * sockets});
   } else {
     const DataflowSpec& chip = *hw.dataflow();
     for (const auto& [dtype, value] : chip.compute_rate) {

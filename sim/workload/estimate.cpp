@@ -118,6 +118,14 @@ std::string flop_formula(const Op& op) {
       return fmt::format("5 x {} x {}", number(op.m), number(op.n));
     case OpKind::kAdd:
       return fmt::format("{} x {}", number(op.m), number(op.n));
+    case OpKind::kQuantize:
+      if (op.flops == 3.0 * op.m * op.n)
+        return fmt::format("3 x {} x {} (static scale)", number(op.m), number(op.n));
+      return fmt::format("5 x {} x {} + 2 x {} (per-token scales)", number(op.m), number(op.n),
+                         number(op.m));
+    case OpKind::kDequantize:
+      return fmt::format("{} x {} x {}", number(op.flops / (static_cast<double>(op.m) * op.n)),
+                         number(op.m), number(op.n));
     case OpKind::kAllReduce:
       return fmt::format("{} x {} x {} (ranks - 1)", number(op.m), number(op.n),
                          number(op.flops / (static_cast<double>(op.m) * op.n)));

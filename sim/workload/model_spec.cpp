@@ -95,7 +95,47 @@ void parse_experts(ConfigReader& root, ModelSpec& model) {
   }
 }
 
+// The W8A8 schemes quantize weights to int8 (one scale per output channel unless the workload
+// gives a group size); a floating checkpoint dtype becomes int8, another integer format is a
+// contradiction.
+void parse_quantization(ConfigReader& root, ModelSpec& model) {
+  const std::string scheme = root.choice_or(
+      "quantization", {"weight-only", "w8a8-dynamic", "w8a8-static", "smoothquant"}, "weight-only");
+  if (scheme == "w8a8-dynamic") model.quantization = QuantizationScheme::kW8A8Dynamic;
+  if (scheme == "w8a8-static") model.quantization = QuantizationScheme::kW8A8Static;
+  if (scheme == "smoothquant") model.quantization = QuantizationScheme::kSmoothQuant;
+  if (root.has("smoothquant_alpha")) {
+    model.smoothquant_alpha =
+        root.quantity("smoothquant_alpha", Dimension::kCount, Range::kNonNegative);
+    if (model.smoothquant_alpha > 1) root.fail("smoothquant_alpha", "must be from 0 to 1");
+    if (model.quantization != QuantizationScheme::kSmoothQuant) {
+      root.fail("smoothquant_alpha", "applies only to quantization: smoothquant");
+    }
+  }
+  if (model.quantization == QuantizationScheme::kWeightOnly) return;
+  if (is_integer_format(model.weight_dtype) && model.weight_dtype != Dtype::kInt8) {
+    root.fail("weight_dtype", "quantization " + scheme +
+                                  " runs int8 x int8 matmuls; weight_dtype " +
+                                  std::string(dtype_name(model.weight_dtype)) +
+                                  " contradicts it (use int8, or quantization: weight-only)");
+  }
+  if (model.weight_dtype != Dtype::kInt8) {
+    model.weight_dtype = Dtype::kInt8;
+    if (!root.has("weight_group_size")) model.weight_group_size = 0;
+  }
+}
+
 }  // namespace
+
+std::string_view quantization_name(QuantizationScheme scheme) {
+  switch (scheme) {
+    case QuantizationScheme::kWeightOnly: return "weight-only";
+    case QuantizationScheme::kW8A8Dynamic: return "w8a8-dynamic";
+    case QuantizationScheme::kW8A8Static: return "w8a8-static";
+    case QuantizationScheme::kSmoothQuant: return "smoothquant";
+  }
+  return "?";
+}
 
 std::int64_t ModelSpec::intermediate_size_of(std::int64_t layer) const {
   std::int64_t value = intermediate_size;
@@ -173,6 +213,7 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   }
   model.activation_dtype = read_dtype(root, "activation_dtype", Dtype::kBf16);
   model.kv_cache_dtype = read_dtype(root, "kv_cache_dtype", model.activation_dtype);
+  parse_quantization(root, model);
   model.layer_overrides = parse_layer_overrides(root, model);
   if (root.has("attention") && root.choice("attention", {"softmax", "dijiang"}) == "dijiang") {
     model.attention = AttentionVariant::kDiJiang;

@@ -38,6 +38,20 @@ enum class AttentionVariant { kSoftmax, kDiJiang };
 // SwiGLU experts behind a top-k router in place of the MLP (num_local_experts > 0). The
 // families name the published architectures that share this shape: llama, mistral (sliding
 // window), qwen2 (q/k/v biases), mixtral (experts).
+// How matmuls treat their activations. Weight-only (the default) quantizes weights alone
+// (weight_dtype) and computes in the activation dtype; the W8A8 schemes run the dense
+// projections as int8 x int8 matmuls, quantizing each input and dequantizing each output:
+// - w8a8-dynamic: a scale per token, from the absolute maximum of each row at run time;
+// - w8a8-static: one scale per tensor, fixed by an offline calibration pass;
+// - smoothquant: static per-tensor scales after migrating activation outliers into the weights
+//   per channel (s_j = max|X_j|^alpha / max|W_j|^(1 - alpha), arXiv:2211.10438). The migration
+//   is folded offline into the preceding RMSNorm (q/k/v, gate/up), v_proj (o_proj) and up_proj
+//   (down_proj) weights, so at run time it costs what w8a8-static costs; alpha matters for
+//   accuracy only.
+enum class QuantizationScheme { kWeightOnly, kW8A8Dynamic, kW8A8Static, kSmoothQuant };
+
+std::string_view quantization_name(QuantizationScheme scheme);
+
 struct ModelSpec {
   std::string name;
   std::string description;
@@ -82,6 +96,8 @@ struct ModelSpec {
   // parser fills in default_weight_group_size(weight_dtype) when the workload does not say.
   std::int64_t weight_group_size = 0;
   Dtype activation_dtype = Dtype::kBf16;
+  QuantizationScheme quantization = QuantizationScheme::kWeightOnly;
+  double smoothquant_alpha = 0.5;  // migration strength, 0 (none) to 1 (all into the weights)
   Dtype kv_cache_dtype = Dtype::kBf16;
 
   std::vector<LayerOverride> layer_overrides;

@@ -20,6 +20,8 @@ std::string_view op_kind_name(OpKind kind) {
     case OpKind::kExpertMatMul: return "expert_matmul";
     case OpKind::kFeatureMap: return "feature_map";
     case OpKind::kLinearAttention: return "linear_attention";
+    case OpKind::kQuantize: return "quantize";
+    case OpKind::kDequantize: return "dequantize";
   }
   return "?";
 }

@@ -28,6 +28,8 @@ enum class OpKind {
   kExpertMatMul,     // grouped GEMM: the routed rows [m, k] through their experts' [k, n]
   kFeatureMap,       // DiJiang: DCT feature maps of the rotated q and k heads
   kLinearAttention,  // DiJiang: causal linear attention through a running state
+  kQuantize,         // activations [m, k] to int8 with a scale (W8A8 schemes)
+  kDequantize,       // int32 accumulators [m, n] of an int8 matmul back to the activation dtype
 };
 
 std::string_view op_kind_name(OpKind kind);

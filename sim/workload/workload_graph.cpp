@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iterator>
 #include <string>
+#include <utility>
 
 #include "sim/common/error.h"
 
@@ -174,9 +175,59 @@ class DecoderBuilder {
     return op;
   }
 
+  bool w8a8() const { return model_.quantization != QuantizationScheme::kWeightOnly; }
+  bool dynamic_scales() const { return model_.quantization == QuantizationScheme::kW8A8Dynamic; }
+
+  // W8A8: the input shared by a group of projections is quantized once; returns the op the
+  // projections read from and the tensor they read (the input itself under weight-only).
+  std::pair<OpId, Tensor> quantized_input(const std::string& role, int layer, OpId producer,
+                                          const Tensor& input) {
+    if (!w8a8()) return {producer, input};
+    const std::int64_t rows = input.shape.front();
+    const std::int64_t width = input.shape.back();
+    Op op = base(role, OpKind::kQuantize, layer);
+    op.m = rows;
+    op.n = width;
+    const double elements = static_cast<double>(rows) * width;
+    // Dynamic: |x| and a running max per element, the row's scale (max / 127 and its
+    // reciprocal, 2 per row), then multiply, round, clamp: 5 per element + 2 per row.
+    // Static: the calibrated scale is a constant: multiply, round, clamp, 3 per element.
+    op.flops = dynamic_scales() ? 5.0 * elements + 2.0 * rows : 3.0 * elements;
+    OpId id = graph_.add_op(std::move(op));
+    graph_.add_tensor(producer, id, input);
+    return {id, Tensor{input.name + ".int8", input.shape, Dtype::kInt8}};
+  }
+
+  // W8A8: the int32 accumulators of `projection` back to the activation dtype, in the int8
+  // matmul's epilogue; returns the op whose output carries on (the projection under
+  // weight-only). Dynamic: times the token's scale and the channel's weight scale, 2 per
+  // element; static: one precomputed per-channel product of both scales, 1 per element.
+  OpId dequantized(OpId projection, OpId quantize, const std::string& role, int layer) {
+    if (!w8a8()) return projection;
+    const Op& matmul_op = graph_.op(projection);
+    Op op = base(role + "_dequantize", OpKind::kDequantize, layer);
+    op.m = matmul_op.m;
+    op.n = matmul_op.n;
+    op.compute_dtype = Dtype::kInt8;  // part of the int8 matmul kernel
+    const double elements = static_cast<double>(op.m) * op.n;
+    op.flops = (dynamic_scales() ? 2.0 : 1.0) * elements;
+    // int32 accumulators: 4 B per element, the size of fp32 (Dtype has no int32).
+    Tensor accumulators{matmul_op.name + ".int32", {op.m, op.n}, Dtype::kFp32};
+    OpId id = graph_.add_op(std::move(op));
+    graph_.add_tensor(projection, id, std::move(accumulators));
+    if (dynamic_scales()) {
+      // fp32 scale per token, from the quantize op.
+      const Op& source = graph_.op(quantize);
+      graph_.add_tensor(quantize, id, Tensor{source.name + ".scales", {source.m}, Dtype::kFp32});
+    }
+    return id;
+  }
+
   OpId matmul(const std::string& role, int layer, std::int64_t m, std::int64_t k, std::int64_t n,
-              bool owns_weights = true, double external_write_bytes = 0, bool bias = false) {
+              bool owns_weights = true, double external_write_bytes = 0, bool bias = false,
+              bool int8_activations = false) {
     Op op = base(role, OpKind::kMatMul, layer);
+    if (int8_activations) op.compute_dtype = Dtype::kInt8;
     op.external_write_bytes = external_write_bytes;
     op.m = m;
     op.n = n;
@@ -248,10 +299,14 @@ class DecoderBuilder {
     graph_.add_tensor(x, attn_norm, residual_in);
     const Tensor normed = activation(prefix + "attn_norm.out", tokens_, h);
     const bool qkv_bias = model_.attention_bias;
-    OpId q = matmul("q_proj", layer, tokens_, h, q_width, true, 0, qkv_bias);
-    OpId k = matmul("k_proj", layer, tokens_, h, kv_width, true, 0, qkv_bias);
-    OpId v = matmul("v_proj", layer, tokens_, h, kv_width, true, 0, qkv_bias);
-    for (OpId proj : {q, k, v}) graph_.add_tensor(attn_norm, proj, normed);
+    const auto [qkv_source, qkv_input] = quantized_input("qkv_quantize", layer, attn_norm, normed);
+    OpId q_proj = matmul("q_proj", layer, tokens_, h, q_width, true, 0, qkv_bias, w8a8());
+    OpId k_proj = matmul("k_proj", layer, tokens_, h, kv_width, true, 0, qkv_bias, w8a8());
+    OpId v_proj = matmul("v_proj", layer, tokens_, h, kv_width, true, 0, qkv_bias, w8a8());
+    for (OpId proj : {q_proj, k_proj, v_proj}) graph_.add_tensor(qkv_source, proj, qkv_input);
+    OpId q = dequantized(q_proj, qkv_source, "q_proj", layer);
+    OpId k = dequantized(k_proj, qkv_source, "k_proj", layer);
+    OpId v = dequantized(v_proj, qkv_source, "v_proj", layer);
 
     Op rope_op = base("rope", OpKind::kRope, layer);
     rope_op.m = tokens_;
@@ -327,8 +382,12 @@ class DecoderBuilder {
     const std::int64_t h = model_.hidden_size;
     const std::int64_t q_width = heads_ * model_.head_dim;
     const std::string prefix = "layer" + std::to_string(layer) + ".";
-    OpId o = matmul("o_proj", layer, tokens_, q_width, h, true, 0, model_.attention_output_bias);
-    graph_.add_tensor(attention, o, activation(prefix + "attention", tokens_, q_width));
+    const auto [o_source, o_input] = quantized_input(
+        "o_quantize", layer, attention, activation(prefix + "attention", tokens_, q_width));
+    OpId o_proj = matmul("o_proj", layer, tokens_, q_width, h, true, 0,
+                         model_.attention_output_bias, w8a8());
+    graph_.add_tensor(o_source, o_proj, o_input);
+    OpId o = dequantized(o_proj, o_source, "o_proj", layer);
     OpId attn_residual = reduce_and_add(layer, o, "o", "attn", x, residual_in);
 
     const Tensor hidden_mid = activation(prefix + "hidden", tokens_, h);
@@ -397,10 +456,14 @@ class DecoderBuilder {
   OpId dense_mlp(int layer, OpId mlp_norm, const Tensor& mlp_in, std::int64_t inter) {
     const std::int64_t h = model_.hidden_size;
     const std::string prefix = "layer" + std::to_string(layer) + ".";
-    OpId gate = matmul("gate_proj", layer, tokens_, h, inter);
-    OpId up = matmul("up_proj", layer, tokens_, h, inter);
-    graph_.add_tensor(mlp_norm, gate, mlp_in);
-    graph_.add_tensor(mlp_norm, up, mlp_in);
+    const auto [gate_up_source, gate_up_input] =
+        quantized_input("gate_up_quantize", layer, mlp_norm, mlp_in);
+    OpId gate_proj = matmul("gate_proj", layer, tokens_, h, inter, true, 0, false, w8a8());
+    OpId up_proj = matmul("up_proj", layer, tokens_, h, inter, true, 0, false, w8a8());
+    graph_.add_tensor(gate_up_source, gate_proj, gate_up_input);
+    graph_.add_tensor(gate_up_source, up_proj, gate_up_input);
+    OpId gate = dequantized(gate_proj, gate_up_source, "gate_proj", layer);
+    OpId up = dequantized(up_proj, gate_up_source, "up_proj", layer);
 
     Op swiglu_op = base("swiglu", OpKind::kSwiGlu, layer);
     swiglu_op.m = tokens_;
@@ -410,9 +473,11 @@ class DecoderBuilder {
     graph_.add_tensor(gate, swiglu, activation(prefix + "gate", tokens_, inter));
     graph_.add_tensor(up, swiglu, activation(prefix + "up", tokens_, inter));
 
-    OpId down = matmul("down_proj", layer, tokens_, inter, h);
-    graph_.add_tensor(swiglu, down, activation(prefix + "swiglu", tokens_, inter));
-    return down;
+    const auto [down_source, down_input] = quantized_input(
+        "down_quantize", layer, swiglu, activation(prefix + "swiglu", tokens_, inter));
+    OpId down_proj = matmul("down_proj", layer, tokens_, inter, h, true, 0, false, w8a8());
+    graph_.add_tensor(down_source, down_proj, down_input);
+    return dequantized(down_proj, down_source, "down_proj", layer);
   }
 
   // Router, grouped expert gate/up, SwiGLU, grouped expert down with the weighted combine;
