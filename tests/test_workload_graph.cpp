@@ -281,11 +281,11 @@ TEST_CASE("quantized weight bytes include their scales, Llama-2-7B shapes", "[gr
 
   SECTION("the weights to dequantize are counted in their format") {
     const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "int4"}});
-    const Op& q = op_named(dfsim::build_decoder_graph(model, kDecode), "layer0.q_proj");
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, kDecode);
+    const Op& q = op_named(graph, "layer0.q_proj");
     CHECK(q.weight_dtype == Dtype::kInt4);
     CHECK(q.weight_elements == 16'777'216.0);
-    CHECK(op_named(dfsim::build_decoder_graph(model, kDecode), "layer0.attn_norm").weight_dtype ==
-          Dtype::kFp16);
+    CHECK(op_named(graph, "layer0.attn_norm").weight_dtype == Dtype::kFp16);
   }
   SECTION("a block format's size is fixed") {
     CHECK_THROWS_WITH(dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "q4_0"},
