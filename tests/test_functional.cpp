@@ -248,12 +248,12 @@ TEST_CASE("functional: a program that drops a fused op or repeats a tile is caug
 
 TEST_CASE("functional: listening leaves the simulated timing unchanged", "[functional]") {
   // Each simulation in its own process (SystemC elaborates once).
-  auto timing = [](bool listen) {
-    return run_in_child([listen] {
-      Plan plan("sn40l", LoopingMode::kOn);
+  auto timing = [](const std::string& hw_name, bool listen) {
+    return run_in_child([hw_name, listen] {
+      Plan plan(hw_name, LoopingMode::kOn);
       FunctionalExecutor executor(plan.model, plan.weights, plan.steps.graphs, plan.steps.shapes,
                                   plan.steps.programs, kPrompt);
-      HwConfig hw = load_hw_config("sn40l", {});
+      HwConfig hw = load_hw_config(hw_name, {});
       SimulationTrace trace =
           simulate(hw, plan.steps.programs, false, listen ? &executor : nullptr);
       nlohmann::json ends = nlohmann::json::array();
@@ -263,10 +263,12 @@ TEST_CASE("functional: listening leaves the simulated timing unchanged", "[funct
                             {"tokens", listen ? executor.generated().size() : 0}};
     });
   };
-  nlohmann::json with = timing(true), without = timing(false);
-  CHECK(with["tokens"] == 4);  // the listener did run
-  CHECK(with["end"] == without["end"]);
-  CHECK(with["kernels"] == without["kernels"]);
+  for (const char* hw : {"sn40l", "h100-sxm"}) {
+    nlohmann::json with = timing(hw, true), without = timing(hw, false);
+    CHECK(with["tokens"] == 4);  // the listener did run
+    CHECK(with["end"] == without["end"]);
+    CHECK(with["kernels"] == without["kernels"]);
+  }
 }
 
 TEST_CASE("functional: dfsim run prints the same tokens on every mapping", "[functional][cli]") {
