@@ -205,6 +205,29 @@ TEST_CASE("functional: programs in program order match the reference without a m
   CHECK(dataflow.execute(true) == reference);
 }
 
+TEST_CASE("functional: unfused attention kernels (scores, softmax, values apart) match",
+          "[functional]") {
+  // What a GPU or Apple mapping without fused SDPA launches: three kernels, tiled over rows.
+  Plan plan("h100-sxm");
+  for (Program& program : plan.steps.programs) {
+    std::vector<Kernel> split;
+    for (const Kernel& kernel : program.kernels) {
+      if (kernel.role != "attention") {
+        split.push_back(kernel);
+        continue;
+      }
+      for (std::size_t id : kernel.ops) {
+        Kernel part = kernel;
+        part.ops = {id};
+        part.tiles = 3;
+        split.push_back(part);
+      }
+    }
+    program.kernels = split;
+  }
+  CHECK(plan.execute(false) == reference_generate(plan.model, plan.weights, kPrompt, 4).tokens);
+}
+
 TEST_CASE("functional: a program that skips a kernel is caught", "[functional]") {
   Plan plan("h100-sxm");
   auto& kernels = plan.steps.programs[1].kernels;
