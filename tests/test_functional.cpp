@@ -357,6 +357,10 @@ TEST_CASE("functional: bad functional options exit 2 with one clear line", "[fun
       dir, "run --model tiny-llama --hw dgx-h100 --functional --prompt-tokens 1");
   CHECK(parallel.code == 2);
   CHECK_THAT(parallel.err, Catch::Contains("executes one socket's program"));
+  auto large = testing::run_dfsim(
+      dir, "run --model llama3.1-8b --hw h100-sxm --functional --prompt-tokens 1");
+  CHECK(large.code == 2);
+  CHECK_THAT(large.err, Catch::Contains("functional execution is for small models"));
 }
 
 }  // namespace
