@@ -205,6 +205,29 @@ TEST_CASE("functional: programs in program order match the reference without a m
   CHECK(dataflow.execute(true) == reference);
 }
 
+TEST_CASE("functional: unfused attention kernels (scores, softmax, values apart) match",
+          "[functional]") {
+  // What a GPU or Apple mapping without fused SDPA launches: three kernels, tiled over rows.
+  Plan plan("h100-sxm");
+  for (Program& program : plan.steps.programs) {
+    std::vector<Kernel> split;
+    for (const Kernel& kernel : program.kernels) {
+      if (kernel.role != "attention") {
+        split.push_back(kernel);
+        continue;
+      }
+      for (std::size_t id : kernel.ops) {
+        Kernel part = kernel;
+        part.ops = {id};
+        part.tiles = 3;
+        split.push_back(part);
+      }
+    }
+    program.kernels = split;
+  }
+  CHECK(plan.execute(false) == reference_generate(plan.model, plan.weights, kPrompt, 4).tokens);
+}
+
 TEST_CASE("functional: a program that skips a kernel is caught", "[functional]") {
   Plan plan("h100-sxm");
   auto& kernels = plan.steps.programs[1].kernels;
@@ -248,12 +271,12 @@ TEST_CASE("functional: a program that drops a fused op or repeats a tile is caug
 
 TEST_CASE("functional: listening leaves the simulated timing unchanged", "[functional]") {
   // Each simulation in its own process (SystemC elaborates once).
-  auto timing = [](bool listen) {
-    return run_in_child([listen] {
-      Plan plan("sn40l", LoopingMode::kOn);
+  auto timing = [](const std::string& hw_name, bool listen) {
+    return run_in_child([hw_name, listen] {
+      Plan plan(hw_name, LoopingMode::kOn);
       FunctionalExecutor executor(plan.model, plan.weights, plan.steps.graphs, plan.steps.shapes,
                                   plan.steps.programs, kPrompt);
-      HwConfig hw = load_hw_config("sn40l", {});
+      HwConfig hw = load_hw_config(hw_name, {});
       SimulationTrace trace =
           simulate(hw, plan.steps.programs, false, listen ? &executor : nullptr);
       nlohmann::json ends = nlohmann::json::array();
@@ -263,10 +286,12 @@ TEST_CASE("functional: listening leaves the simulated timing unchanged", "[funct
                             {"tokens", listen ? executor.generated().size() : 0}};
     });
   };
-  nlohmann::json with = timing(true), without = timing(false);
-  CHECK(with["tokens"] == 4);  // the listener did run
-  CHECK(with["end"] == without["end"]);
-  CHECK(with["kernels"] == without["kernels"]);
+  for (const char* hw : {"sn40l", "h100-sxm"}) {
+    nlohmann::json with = timing(hw, true), without = timing(hw, false);
+    CHECK(with["tokens"] == 4);  // the listener did run
+    CHECK(with["end"] == without["end"]);
+    CHECK(with["kernels"] == without["kernels"]);
+  }
 }
 
 TEST_CASE("functional: dfsim run prints the same tokens on every mapping", "[functional][cli]") {
@@ -332,6 +357,10 @@ TEST_CASE("functional: bad functional options exit 2 with one clear line", "[fun
       dir, "run --model tiny-llama --hw dgx-h100 --functional --prompt-tokens 1");
   CHECK(parallel.code == 2);
   CHECK_THAT(parallel.err, Catch::Contains("executes one socket's program"));
+  auto large = testing::run_dfsim(
+      dir, "run --model llama3.1-8b --hw h100-sxm --functional --prompt-tokens 1");
+  CHECK(large.code == 2);
+  CHECK_THAT(large.err, Catch::Contains("functional execution is for small models"));
 }
 
 }  // namespace

@@ -564,9 +564,16 @@ void FunctionalExecutor::after_write(std::size_t id) {
 
 void FunctionalExecutor::run_tile(const Kernel& kernel, std::int64_t tile) {
   const std::int64_t tiles = kernel.tiles;
-  bool attention = false;
-  for (std::size_t id : kernel.ops) attention |= graph_->op(id).kind == OpKind::kAttentionScores;
-  if (attention) {
+  // Scores, softmax and values in one kernel are fused attention (FlashAttention, Apple's fused
+  // SDPA): no scores tensor; apart, each is a kernel over token rows like any other.
+  bool scores = false, softmax_op = false, values = false;
+  for (std::size_t id : kernel.ops) {
+    const OpKind kind = graph_->op(id).kind;
+    scores |= kind == OpKind::kAttentionScores;
+    softmax_op |= kind == OpKind::kSoftmax;
+    values |= kind == OpKind::kAttentionValues;
+  }
+  if (scores && softmax_op && values) {
     run_fused_attention(kernel, tile);
     return;
   }

@@ -1,5 +1,7 @@
 #include "sim/functional/model_weights.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <string>
 
@@ -65,6 +67,21 @@ void check_functional_model(const ModelSpec& model) {
     throw InputError("--functional: model " + model.name + ": " + why);
   };
   if (model.is_moe()) refuse("mixture-of-experts layers are not executed functionally");
+  // Weights are held as fp32 in this process: past a quarter billion (1 GiB) a run would take
+  // minutes and gigabytes, not the seconds functional checks are for.
+  constexpr double kMaxParameters = 256.0 * 1024 * 1024;
+  double parameters = 2.0 * static_cast<double>(model.vocab_size) * model.hidden_size;
+  for (std::int64_t layer = 0; layer < model.num_layers; ++layer) {
+    parameters += static_cast<double>(model.hidden_size) *
+                  (2.0 * model.q_width() + 2.0 * model.key_value_heads_of(layer) * model.head_dim +
+                   3.0 * model.intermediate_size_of(layer));
+  }
+  if (parameters > kMaxParameters) {
+    refuse(
+        fmt::format("{:.0f} M parameters; functional execution is for small models (at most "
+                    "{:.0f} M)",
+                    parameters / 1e6, kMaxParameters / 1e6));
+  }
   if (!functional_dtype(model.weight_dtype) && !is_integer_format(model.weight_dtype)) {
     refuse("weight dtype " + std::string(dtype_name(model.weight_dtype)) +
            " is not executed functionally (fp32, bf16, fp16, int8, int4, q8_0, q4_0)");

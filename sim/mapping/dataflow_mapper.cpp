@@ -57,7 +57,8 @@ void place_stages(Kernel& kernel, int pcus) {
   }
   std::stable_sort(remainders.begin(), remainders.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (int i = 0; i < spare - given && i < stages; ++i) kernel.stages[remainders[i].second].units += 1;
+  for (int i = 0; i < spare - given && i < stages; ++i)
+    kernel.stages[remainders[i].second].units += 1;
 }
 
 double weight_bytes(const WorkloadGraph& workload, const Kernel& kernel) {
@@ -106,7 +107,8 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
     throw InputError(fmt::format(
         "the model needs {} per socket (weights and KV cache), the hardware has {} HBM + {} DDR; "
         "use more sockets or a smaller dtype",
-        format_quantity(total, Dimension::kBytes), format_quantity(chip.hbm.capacity, Dimension::kBytes),
+        format_quantity(total, Dimension::kBytes),
+        format_quantity(chip.hbm.capacity, Dimension::kBytes),
         format_quantity(chip.ddr.capacity, Dimension::kBytes)));
   }
   std::map<int, double> ddr_fraction;
@@ -129,8 +131,8 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
     // weights on chip for the next micro-batch. If that and the activations exceed the SRAM
     // left beside the weight stream's buffer, the token range is cut into chunks.
     const Op& first = graph.op(kernel.ops.front());
-    kernel.micro_batches =
-        std::max<std::int64_t>(1, (first.m + kDataflowMicroBatchRows - 1) / kDataflowMicroBatchRows);
+    kernel.micro_batches = std::max<std::int64_t>(
+        1, (first.m + kDataflowMicroBatchRows - 1) / kDataflowMicroBatchRows);
     const double stream_buffer =
         chip.hbm.bandwidth * (chip.hbm.latency + chip.stage_latency * kernel.stages.size());
     const double budget = std::max(chip.sram.capacity - stream_buffer, chip.sram.capacity / 2);
