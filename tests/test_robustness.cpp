@@ -19,6 +19,8 @@
 
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
+#include "sim/config/config_tree.h"
+#include "sim/engine/sweep_spec.h"
 #include "sim/engine/sweep_table.h"
 #include "sim/report/report_check.h"
 #include "tests/test_support.h"
@@ -370,4 +372,83 @@ TEST_CASE("dfsim sweep: the same inputs give byte-identical rows whatever -j", "
   CHECK(last["time_s"] == report["time_s"]);
   CHECK(last["dram_bytes"] == report["dram_bytes"]);
   CHECK(last["flops"] == report["flops"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Absurd but well-formed inputs: one line, exit code 2, never an overflow, a hang or a NaN
+
+TEST_CASE("absurd inputs get a one-line reason and exit code 2", "[robustness]") {
+  TempDir dir;
+  auto error_of = [&](const std::string& args) {
+    Outcome outcome = run_dfsim(dir, "run --tokens 2 " + args);
+    CHECK(outcome.code == 2);
+    CHECK(outcome.out.empty());
+    return outcome.err;
+  };
+  CHECK(error_of("--model llama3.1-8b --hw h100-sxm --set model.num_layers=1000000000") ==
+        "dfsim: error: --set model.num_layers=1000000000: num_layers: must be between 1 and "
+        "100000, got '1000000000'\n");
+  CHECK(error_of("--model llama3.1-8b --hw h100-sxm --set model.hidden_size=1000000000") ==
+        "dfsim: error: --set model.hidden_size=1000000000: hidden_size: must be between 1 and "
+        "1048576, got '1000000000'\n");
+  CHECK(error_of("--model llama3.1-8b --hw h100-sxm --set hw.hbm.bandwidth=0TB/s") ==
+        "dfsim: error: --set hw.hbm.bandwidth=0TB/s: hbm.bandwidth: must be greater than 0, got "
+        "'0TB/s'\n");
+  // 405e9 parameters x 2 bytes = 811.7 GB against the H100's 80 GiB = 85.9 GB (less what the
+  // config reserves): a clear refusal, not a run.
+  const std::string too_big = error_of("--model llama3.1-405b --hw h100-sxm");
+  CHECK(too_big.rfind("dfsim: error: the model needs 811.7 GB of weights and ", 0) == 0);
+  CHECK(too_big.find("use more GPUs (e.g. --hw dgx-h100), a smaller weight dtype") !=
+        std::string::npos);
+  // 2^30 cached tokens x 32 layers x 8 KV heads x 128 x 2 (K and V) x 2 bytes = 140.7 TB.
+  CHECK(error_of("--model llama3.1-8b --hw h100-sxm --context 1073741824")
+            .find("and 140.7 TB of KV cache, the hardware has") != std::string::npos);
+  // A latency of 1e300 s used to wrap SystemC's 64-bit clock and hang.
+  const std::string range =
+      "simulated seconds (the range of SystemC's clock): a bandwidth, rate or latency of ";
+  CHECK(error_of("--model tiny-llama --hw h100-sxm --set hw.hbm.latency=1e300s") ==
+        "dfsim: error: the run would last more than 1e+07 " + range +
+            "h100-sxm is far outside what real hardware has; check the config and the --set "
+            "values\n");
+  CHECK(error_of("--model tiny-llama --hw sn40l --set hw.hbm.bandwidth=1e-300B/s")
+            .find(range + "sn40l is far") != std::string::npos);
+  // Decode steps are capped by the memory their programs take.
+  CHECK(error_of("--model tiny-llama --hw sn40l --tokens 100000").find("--tokens") !=
+        std::string::npos);
+  Outcome sweep = run_dfsim(dir,
+                            "sweep --model tiny-llama --hw sn40l --grid "
+                            "phase.batch=1,1000000000000000 -o out.csv");
+  CHECK(sweep.code == 2);
+  CHECK(sweep.err ==
+        "dfsim: error: --grid phase.batch=1,1000000000000000: phase.batch: at most 1048576, got "
+        "'1000000000000000'\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the fuzzers found (scripts/fuzz.sh), kept as regression tests
+
+TEST_CASE("fuzz finding: a ',' where a YAML node starts is a syntax error, not a hang",
+          "[robustness]") {
+  // yaml-cpp 0.7's LoadAll loops forever on these (jbeder/yaml-cpp#1040).
+  CHECK_THROWS_WITH(dfsim::parse_yaml(",", "t.yaml"),
+                    "t.yaml:1:1: YAML syntax error: unexpected ','");
+  CHECK_THROWS_WITH(dfsim::parse_yaml("{\"a\": 1}\n,", "config.json"),
+                    "config.json:2:1: YAML syntax error: unexpected ','");
+  CHECK_THROWS_WITH(dfsim::parse_yaml("  ,x", "t.yaml"),
+                    "t.yaml:1:3: YAML syntax error: unexpected ','");
+  dfsim::ConfigNode root = dfsim::parse_yaml("sliding_window: 4096\n", "w.yaml");
+  CHECK_THROWS_WITH(dfsim::apply_override(root, "sliding_window", ",096", {"--set", 0, 0}),
+                    "--set: sliding_window: YAML syntax error: unexpected ','");
+  // A second document is still reported as such, at its content.
+  CHECK_THROWS_WITH(dfsim::parse_yaml("a: 1\n---\nb: 2\n", "t.yaml"),
+                    "t.yaml:3:1: only one YAML document is allowed");
+}
+
+TEST_CASE("fuzz finding: an error quoting a newline or a control character stays one line",
+          "[robustness]") {
+  CHECK_THROWS_WITH(dfsim::parse_shard("1\n/2"),
+                    "--shard 1\\n/2: expected K/N with integers, e.g. 0/4");
+  CHECK(std::string(dfsim::InputError(dfsim::SourceLocation{"f.yaml", 2, 3}, "a\tb",
+                                      std::string("bad \x01 value\r"))
+                        .what()) == "f.yaml:2:3: a\\tb: bad \\x01 value\\r");
 }

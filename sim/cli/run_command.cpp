@@ -173,15 +173,15 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--phase", options->phase, "decode (default) or prefill")
       ->check(CLI::IsMember({"decode", "prefill"}));
   cmd->add_option("--batch", options->batch, "Sequences processed together (default 1)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+      ->check(CLI::Range(std::int64_t{1}, kMaxBatch));
   cmd->add_option("--context", options->context,
                   "Decode: tokens already in the KV cache at the first step (default 128)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+      ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--prompt", options->prompt,
                   "Prefill: prompt length (default 512); decode: same as --context")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+      ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--tokens", options->tokens, "Decode: tokens generated (steps, default 128)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
+      ->check(CLI::Range(std::int64_t{1}, kMaxDecodeSteps));
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or model.<path>=value, e.g. "
                   "--set hw.hbm.bandwidth=2TB/s --set model.weight_dtype=fp16 (repeatable)");
