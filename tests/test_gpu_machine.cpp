@@ -243,6 +243,33 @@ TEST_CASE("Tiles beyond one wave cost a whole extra wave", "[model]") {
   CHECK(kernel_time(k[4]) == Approx(t).margin(kTimeTolerance));
 }
 
+TEST_CASE("Dequantization runs on the CUDA cores and overlaps the loads", "[model][dtype]") {
+  // vector_rate counts an FMA as 2 FLOPs: one SM issues 66.9e12 / 2 / 132 = 2.534e11 FMA slots
+  // per second. 132 tiles of 2.534e11 x 100 us = 2.534e7 slots each last 100 us.
+  const double t = 100e-6;
+  const double slots_per_tile = t * kVector / 2 / kSms;
+  std::vector<Program> steps(1);
+  Kernel dequant = read_kernel("dequant_only", 0, kSms);
+  dequant.dequant_slots = slots_per_tile * kSms;
+  steps[0].kernels.push_back(dequant);
+  // The same slots with 1 GB of reads: streaming takes 1e9 / 2.9815e12 = 335.4 us plus one
+  // latency (343 ns) > 100 us of dequantization, so the wave lasts as long as the loads.
+  Kernel both = read_kernel("dequant_and_loads", 1e9, kSms);
+  both.dequant_slots = slots_per_tile * kSms;
+  steps[0].kernels.push_back(both);
+  // Twice the reads' time in dequantization (2 x 335.74 us): the wave waits for the math.
+  Kernel heavy = read_kernel("dequant_bound", 1e9, kSms);
+  const double heavy_time = 2 * (1e9 / kStreaming + kLatency);
+  heavy.dequant_slots = heavy_time * kVector / 2 / kSms * kSms;
+  steps[0].kernels.push_back(heavy);
+  json result = simulate_in_child(test_gpu(), steps);
+  REQUIRE(result["kernels"].size() == 3);
+  const json& k = result["kernels"];
+  CHECK(kernel_time(k[0]) == Approx(t).margin(kTimeTolerance));
+  CHECK(kernel_time(k[1]) == Approx(1e9 / kStreaming + kLatency).epsilon(1e-6));
+  CHECK(kernel_time(k[2]) == Approx(heavy_time).epsilon(1e-6));
+}
+
 TEST_CASE("More kernel launches cost more time", "[model]") {
   // The same 1e9 bytes read as 1 kernel or as 100 kernels of 1e7 bytes, each on 132 tiles.
   // With 1e7 B / 132 = 75758 B per tile, each SM keeps 32 KiB in flight: cap = 1.26e13 B/s,

@@ -337,3 +337,30 @@ TEST_CASE("FlashDecoding split counts", "[mapper]") {
   // Batch 8, 1024 keys: 256 pairs already cover 132 SMs, ceil(132/256) = 1 -> 256.
   CHECK(attention_tiles(8, 1023) == 256);
 }
+
+TEST_CASE("Dequantization work of quantized matmuls on a GPU", "[mapper][dtype]") {
+  GpuSpec gpu = h100();
+  // Pinned here rather than read from the file: 2 slots per int4 weight, int8 and fp8 native.
+  gpu.dequant_slots.clear();
+  gpu.dequant_slots[dfsim::Dtype::kInt4] = 2.0;
+  auto program = [&](const std::string& dtype, StepShape step) {
+    const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", dtype}});
+    return dfsim::map_to_gpu(dfsim::build_decoder_graph(model, step), gpu);
+  };
+  const StepShape decode{1, 1, 127, false};
+  const Program int4 = program("int4", decode);
+  // Decode GEMV: each weight dequantized once. qkv_proj: 4096 x 12288 = 50,331,648 weights x 2
+  // = 100,663,296 slots; lm_head 4096 x 32000 = 131,072,000 x 2 = 262,144,000.
+  CHECK(kernel_named(int4, "layer0.qkv_proj").dequant_slots == 100'663'296.0);
+  CHECK(kernel_named(int4, "lm_head").dequant_slots == 262'144'000.0);
+  // Norms, attention and elementwise kernels have no quantized weights.
+  CHECK(kernel_named(int4, "layer0.attn_norm").dequant_slots == 0.0);
+  CHECK(kernel_named(int4, "layer0.attention").dequant_slots == 0.0);
+  // Formats the config does not list are native: no dequantization.
+  CHECK(kernel_named(program("int8", decode), "layer0.qkv_proj").dequant_slots == 0.0);
+  CHECK(kernel_named(program("bf16", decode), "layer0.qkv_proj").dequant_slots == 0.0);
+  // A 300-token prefill GEMM: ceil(300/128) = 3 row blocks each dequantize the weights again:
+  // 3 x 100,663,296 = 301,989,888.
+  const Program prefill = program("int4", StepShape{1, 300, 0, true});
+  CHECK(kernel_named(prefill, "layer0.qkv_proj").dequant_slots == 301'989'888.0);
+}

@@ -1,5 +1,5 @@
-#include "models/common/sim_time.h"
 #include "models/gpu/gpu_machine.h"
+#include "models/common/sim_time.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,8 +7,8 @@
 
 namespace dfsim {
 
-using sc_core::sc_time;
 using sc_core::SC_SEC;
+using sc_core::sc_time;
 using sc_core::wait;
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
@@ -46,7 +46,10 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   const double matmul_rate =
       (tensor != gpu_.tensor_rate.end() ? tensor->second : gpu_.vector_rate) / gpu_.sm_count;
   const double vector_rate = gpu_.vector_rate / gpu_.sm_count;
-  const double tile_math = tile_matmul / matmul_rate + tile_other / vector_rate;
+  // Dequantization issues on the CUDA cores: vector_rate counts an FMA as 2 FLOPs per slot.
+  const double tile_dequant = kernel.dequant_slots / tiles;
+  const double tile_math =
+      tile_matmul / matmul_rate + tile_other / vector_rate + tile_dequant / (vector_rate / 2);
 
   const std::int64_t slots = static_cast<std::int64_t>(gpu_.sm_count) * kernel.tiles_per_unit;
   std::int64_t remaining = kernel.tiles;
@@ -61,11 +64,11 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
     const double math_time = per_sm * tile_math;
     // Little's law: an SM keeps at most inflight_bytes_per_sm (or all its tiles' bytes, if
     // fewer) outstanding; the wave's HBM rate cannot exceed that over the latency.
-    const double in_flight =
-        active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
+    const double in_flight = active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
     const double cap = hbm_.latency() > 0 ? in_flight / hbm_.latency() : 0;
 
-    BandwidthChannel::Transfer* dram = wave * tile_dram > 0 ? &hbm_.issue(wave * tile_dram, cap) : nullptr;
+    BandwidthChannel::Transfer* dram =
+        wave * tile_dram > 0 ? &hbm_.issue(wave * tile_dram, cap) : nullptr;
     BandwidthChannel::Transfer* onchip =
         wave * tile_onchip > 0 ? &l2_.issue(wave * tile_onchip, 0) : nullptr;
     wait_seconds(math_time);

@@ -71,6 +71,11 @@ std::string config_directory(ConfigKind kind) {
   return std::string(DFSIM_DATA_DIR) + (kind == ConfigKind::kHardware ? "/hw_configs" : "/workloads");
 }
 
+std::string calibration_directory() {
+  if (const char* value = std::getenv("DFSIM_CALIBRATION_DIR"); value && *value) return value;
+  return (fs::path(DFSIM_DATA_DIR) / ".." / "shared" / "calibration").lexically_normal().string();
+}
+
 std::string locate_config(ConfigKind kind, const std::string& name_or_path) {
   const bool workload = kind == ConfigKind::kWorkload;
   const bool json = workload && is_hf_config_path(name_or_path);

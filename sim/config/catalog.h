@@ -20,6 +20,10 @@ enum class ConfigKind { kHardware, kWorkload };
 
 std::string config_directory(ConfigKind kind);
 
+// The measured results `dfsim validate` compares against: ../shared/calibration beside the
+// source tree, or $DFSIM_CALIBRATION_DIR.
+std::string calibration_directory();
+
 // Resolves a name or path to an existing file; throws InputError listing the known names.
 std::string locate_config(ConfigKind kind, const std::string& name_or_path);
 

@@ -30,14 +30,26 @@ LinkSpec parse_link(ConfigReader reader) {
 
 std::map<Dtype, double> parse_rates(ConfigReader reader) {
   std::map<Dtype, double> rates;
-  for (Dtype dtype : {Dtype::kFp32, Dtype::kFp16, Dtype::kBf16, Dtype::kFp8, Dtype::kInt8,
-                      Dtype::kInt4}) {
+  for (Dtype dtype :
+       {Dtype::kFp32, Dtype::kFp16, Dtype::kBf16, Dtype::kFp8, Dtype::kInt8, Dtype::kInt4}) {
     std::string key(dtype_name(dtype));
     if (reader.has(key)) rates[dtype] = reader.quantity(key, Dimension::kFlopRate);
   }
   reader.finish();
   if (rates.empty()) reader.fail("", "needs at least one dtype rate, e.g. bf16: 989 TFLOPS");
   return rates;
+}
+
+std::map<Dtype, double> parse_dequant(ConfigReader reader) {
+  std::map<Dtype, double> slots;
+  for (Dtype dtype : {Dtype::kFp32, Dtype::kFp16, Dtype::kBf16, Dtype::kFp8, Dtype::kInt8,
+                      Dtype::kInt4, Dtype::kQ8_0, Dtype::kQ4_0}) {
+    std::string key(dtype_name(dtype));
+    if (reader.has(key))
+      slots[dtype] = reader.quantity(key, Dimension::kCount, Range::kNonNegative);
+  }
+  reader.finish();
+  return slots;
 }
 
 // Multi-socket machines need a link; one socket needs none.
@@ -67,6 +79,7 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.tensor_rate = parse_rates(root.child("tensor"));
   gpu.vector_rate = root.quantity("vector", Dimension::kFlopRate);
   gpu.inflight_bytes_per_sm = root.quantity("inflight_bytes_per_sm", Dimension::kBytes);
+  if (auto dequant = root.optional_child("dequant")) gpu.dequant_slots = parse_dequant(*dequant);
   gpu.l2 = parse_on_chip(root.child("l2"));
   gpu.hbm = parse_dram(root.child("hbm"));
   ConfigReader launch = root.child("launch");
@@ -95,7 +108,8 @@ DataflowSpec parse_dataflow(ConfigReader& root) {
   ConfigReader call = root.child("kernel_call");
   chip.kernel_call.launch_overhead =
       call.quantity("launch_overhead", Dimension::kDuration, Range::kNonNegative);
-  chip.kernel_call.host_sync = call.quantity("host_sync", Dimension::kDuration, Range::kNonNegative);
+  chip.kernel_call.host_sync =
+      call.quantity("host_sync", Dimension::kDuration, Range::kNonNegative);
   chip.kernel_call.program_load =
       call.quantity("program_load", Dimension::kDuration, Range::kNonNegative);
   call.finish();

@@ -42,11 +42,15 @@ struct LinkSpec {
 };
 
 struct GpuSpec {
-  double clock = 0;                       // Hz, the clock cycles are reported in
-  int sm_count = 0;                       // streaming multiprocessors
-  std::map<Dtype, double> tensor_rate;    // dense tensor-core FLOP/s per input dtype, whole chip
-  double vector_rate = 0;                 // FP32 FLOP/s of the CUDA cores, whole chip
-  double inflight_bytes_per_sm = 0;       // memory-level parallelism of one SM (Little's law)
+  double clock = 0;                     // Hz, the clock cycles are reported in
+  int sm_count = 0;                     // streaming multiprocessors
+  std::map<Dtype, double> tensor_rate;  // dense tensor-core FLOP/s per input dtype, whole chip
+  double vector_rate = 0;               // FP32 FLOP/s of the CUDA cores, whole chip
+  double inflight_bytes_per_sm = 0;     // memory-level parallelism of one SM (Little's law)
+  // Weight formats the matmul units do not take as stored: CUDA-core issue slots to turn one
+  // weight into the matmul's input (unpack, convert, scale), counted in FP32-FMA slots (an
+  // instruction issuing at a quarter of the FMA rate costs 4). Formats not listed are native.
+  std::map<Dtype, double> dequant_slots;
   OnChipMemorySpec l2;
   DramSpec hbm;
   LaunchSpec launch;

@@ -14,7 +14,9 @@ namespace dfsim {
 
 namespace {
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // Output tile of a tensor-core GEMM (CUTLASS's default 128x128 threadblock tile).
 constexpr std::int64_t kGemmTile = 128;
@@ -48,8 +50,8 @@ void tile_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel)
   // through L2; DRAM sees each operand once (the L2 holds the stripes shared within a wave).
   double activation_bytes = dtype_bytes(first.compute_dtype);
   double weight_bytes = first.weight_bytes / (static_cast<double>(first.n) * first.k);
-  kernel.onchip_bytes = static_cast<double>(kernel.tiles) * kGemmTile * k *
-                             (activation_bytes + weight_bytes);
+  kernel.onchip_bytes =
+      static_cast<double>(kernel.tiles) * kGemmTile * k * (activation_bytes + weight_bytes);
 }
 
 // Grouped expert GEMM (vLLM's fused_moe, TensorRT-LLM's MoE GEMM): the routed rows are sorted
@@ -73,6 +75,26 @@ void tile_grouped_matmul(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel&
       op.weight_bytes / (std::max(op.experts_read, 1e-9) * static_cast<double>(op.n) * op.k);
   kernel.onchip_bytes =
       static_cast<double>(kernel.tiles) * kGemmTile * op.k * (activation_bytes + weight_bytes);
+}
+
+// Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
+// cores, by every CTA that uses them: once per kernel for a GEMV (each weight is read by one
+// CTA), once per 128-row block of the output for a tiled GEMM (each row block's CTAs unpack
+// their weight stripe again).
+void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    auto it = gpu.dequant_slots.find(op.weight_dtype);
+    if (it == gpu.dequant_slots.end() || op.weight_elements <= 0) continue;
+    std::int64_t rows = op.m;
+    if (op.kind == OpKind::kExpertMatMul) {
+      const std::int64_t groups =
+          std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(op.experts_read - 1e-9)));
+      rows = ceil_div(op.m, groups);
+    }
+    const std::int64_t row_blocks = rows <= kGemvRows ? 1 : ceil_div(rows, kGemmTile);
+    kernel.dequant_slots += op.weight_elements * it->second * static_cast<double>(row_blocks);
+  }
 }
 
 // Serving stacks keep every weight and the KV cache in HBM; a model that does not fit cannot
@@ -131,8 +153,10 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
       kernel.tiles = 1;
     } else if (kind == OpKind::kMatMul || kind == OpKind::kRouter) {
       tile_matmul(graph, gpu, kernel);
+      count_dequantization(graph, gpu, kernel);
     } else if (kind == OpKind::kExpertMatMul) {
       tile_grouped_matmul(graph, gpu, kernel);
+      count_dequantization(graph, gpu, kernel);
     } else if (kind == OpKind::kAttentionScores) {
       tile_attention(graph, gpu, kernel);
     } else {

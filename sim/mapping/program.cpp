@@ -10,6 +10,7 @@ Work& Work::operator+=(const Work& other) {
   ddr_read_bytes += other.ddr_read_bytes;
   onchip_bytes += other.onchip_bytes;
   collective_bytes += other.collective_bytes;
+  dequant_slots += other.dequant_slots;
   if (other.collective != Collective::kNone) collective = other.collective;
   return *this;
 }

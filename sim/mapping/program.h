@@ -16,12 +16,15 @@ enum class Collective { kNone, kAllReduce, kAllGather };
 // Work and traffic of a kernel or of one of its pipeline stages.
 struct Work {
   double flops = 0;
-  double matmul_flops = 0;      // part of `flops` on tensor cores / systolic arrays
-  double dram_read_bytes = 0;   // from off-chip memory (HBM, or DDR for the ddr part)
+  double matmul_flops = 0;     // part of `flops` on tensor cores / systolic arrays
+  double dram_read_bytes = 0;  // from off-chip memory (HBM, or DDR for the ddr part)
   double dram_write_bytes = 0;
   double ddr_read_bytes = 0;    // part of dram_read_bytes served by the DDR tier (spilled weights)
   double onchip_bytes = 0;      // operand traffic served by the on-chip memory (L2 / SRAM)
   double collective_bytes = 0;  // full tensor a collective produces on every rank
+  // GPU: CUDA-core FP32-FMA issue slots spent dequantizing weights for the matmuls (not part
+  // of `flops`, which count the model's arithmetic).
+  double dequant_slots = 0;
   Collective collective = Collective::kNone;
 
   double dram_bytes() const { return dram_read_bytes + dram_write_bytes; }
@@ -32,15 +35,15 @@ struct Work {
 struct Stage {
   std::string name;  // the op's role: "q_proj"
   Work work;
-  int units = 1;     // compute units (PCUs) placed for it
+  int units = 1;  // compute units (PCUs) placed for it
 };
 
 // The work of the whole kernel is its Work base. Bytes crossing the kernel boundary go to DRAM;
 // tensors produced and consumed inside the kernel stay on chip.
 struct Kernel : Work {
-  std::string name;   // "layer3.qkv_proj"
-  std::string role;   // "qkv_proj": the same kernel in every layer
-  int layer = -1;     // decoder layer, -1 outside the layers
+  std::string name;              // "layer3.qkv_proj"
+  std::string role;              // "qkv_proj": the same kernel in every layer
+  int layer = -1;                // decoder layer, -1 outside the layers
   std::vector<std::size_t> ops;  // graph vertices fused into this kernel, in graph order
 
   Dtype compute_dtype = Dtype::kBf16;
@@ -60,7 +63,7 @@ struct Kernel : Work {
   std::vector<Stage> stages;
   std::int64_t micro_batches = 1;  // groups of token rows flowing through the stages in turn
   std::int64_t token_chunks = 1;
-  double onchip_working_set = 0;   // SRAM the kernel's activations occupy (per chunk)
+  double onchip_working_set = 0;  // SRAM the kernel's activations occupy (per chunk)
 
   // Structural identity: kernels with the same signature run the same program on different
   // weights, so consecutive ones can be looped.

@@ -1,0 +1,141 @@
+// `dfsim validate`: every row of the calibration CSVs simulated and compared with its
+// measurement; per file the median and maximum absolute error of the rows simulated. Rows whose
+// hardware or workload is not in the catalog are listed as not simulated, with the reason.
+#include <fmt/format.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "sim/cli/commands.h"
+#include "sim/cli/output_file.h"
+#include "sim/config/catalog.h"
+#include "sim/engine/calibration.h"
+
+namespace dfsim {
+
+namespace {
+
+struct ValidateOptions {
+  std::string path;
+  std::string format = "table";
+  std::string out;
+};
+
+std::string percent(double value) {
+  return fmt::format("{:+.1f}%", 100 * value);
+}
+
+std::string table(const std::vector<FileSummary>& files) {
+  std::string out;
+  for (const FileSummary& file : files) {
+    std::size_t hw = 2, model = 5, metric = 6;
+    for (const RowResult& r : file.rows) {
+      hw = std::max(hw, r.row.hw.size());
+      model = std::max(model, r.row.model.size());
+      metric = std::max(metric, r.row.metric.size());
+    }
+    out += fmt::format("dfsim validate: {}\n", file.path);
+    out += fmt::format(
+        "  {:>4}  {:<{}}  {:<{}}  {:<5}  {:<7}  {:>5}  {:>6}  {:>4}  {:<{}}  {:>11}  "
+        "{:>11}  {:>7}\n",
+        "line", "hw", hw, "model", model, "dtype", "phase", "batch", "prompt", "gen", "metric",
+        metric, "simulated", "measured", "error");
+    for (const RowResult& r : file.rows) {
+      const CalibrationRow& row = r.row;
+      out += fmt::format("  {:>4}  {:<{}}  {:<{}}  {:<5}  {:<7}  {:>5}  {:>6}  {:>4}  {:<{}}  ",
+                         row.line, row.hw, hw, row.model, model, row.weight_dtype,
+                         phase_name(row.phase), row.batch, row.prompt, row.gen, row.metric, metric);
+      if (r.simulated) {
+        out +=
+            fmt::format("{:>11.5g}  {:>11.5g}  {:>7}\n", r.value, row.measured, percent(r.error));
+      } else {
+        out += fmt::format("{:>11}  {:>11.5g}  not simulated: {}\n", "-", row.measured, r.reason);
+      }
+    }
+    out += fmt::format("  {} rows: {} simulated, {} not simulated", file.rows.size(),
+                       file.simulated, file.not_simulated);
+    if (file.median_abs_error) {
+      out += fmt::format("; |error| median {:.1f}%, max {:.1f}%", 100 * *file.median_abs_error,
+                         100 * *file.max_abs_error);
+    }
+    out += "\n\n";
+  }
+  return out;
+}
+
+nlohmann::json json(const std::vector<FileSummary>& files) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const FileSummary& file : files) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const RowResult& r : file.rows) {
+      const CalibrationRow& row = r.row;
+      nlohmann::json item{{"line", row.line},
+                          {"hw", row.hw},
+                          {"model", row.model},
+                          {"weight_dtype", row.weight_dtype},
+                          {"phase", phase_name(row.phase)},
+                          {"batch", row.batch},
+                          {"prompt", row.prompt},
+                          {"gen", row.gen},
+                          {"metric", row.metric},
+                          {"measured", row.measured},
+                          {"unit", row.unit},
+                          {"source", row.source},
+                          {"simulated", r.simulated},
+                          {"settings", r.settings}};
+      if (r.simulated) {
+        item["value"] = r.value;
+        item["error"] = r.error;
+      } else {
+        item["reason"] = r.reason;
+      }
+      rows.push_back(std::move(item));
+    }
+    nlohmann::json entry{{"path", file.path},           {"rows", std::move(rows)},
+                         {"simulated", file.simulated}, {"not_simulated", file.not_simulated},
+                         {"median_abs_error", nullptr}, {"max_abs_error", nullptr}};
+    if (file.median_abs_error) {
+      entry["median_abs_error"] = *file.median_abs_error;
+      entry["max_abs_error"] = *file.max_abs_error;
+    }
+    out.push_back(std::move(entry));
+  }
+  return nlohmann::json{{"files", std::move(out)}};
+}
+
+int validate(const ValidateOptions& options) {
+  const std::string path = options.path.empty() ? calibration_directory() : options.path;
+  // Every file is read before anything is simulated: bad input fails fast.
+  std::vector<std::pair<std::string, std::vector<CalibrationRow>>> inputs;
+  for (const std::string& file : calibration_files(path)) {
+    inputs.emplace_back(file, read_calibration_csv(file));
+  }
+  std::vector<FileSummary> files;
+  for (const auto& [file, rows] : inputs) {
+    std::vector<RowResult> results;
+    for (const CalibrationRow& row : rows) results.push_back(simulate_calibration_row(row));
+    files.push_back(summarize_calibration(file, std::move(results)));
+  }
+  write_output(options.out, options.format == "json" ? json(files).dump(2) + "\n" : table(files),
+               "--out");
+  return 0;
+}
+
+}  // namespace
+
+Action add_validate_command(CLI::App& app) {
+  auto options = std::make_shared<ValidateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "validate",
+      "Simulate every row of the calibration CSVs (measured results from public sources) and "
+      "report the error of each, with the median and maximum per file");
+  cmd->add_option("path", options->path,
+                  "A calibration CSV or a directory of them (default: ../shared/calibration "
+                  "beside the source tree, or $DFSIM_CALIBRATION_DIR)");
+  cmd->add_option("--format", options->format, "table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
+  cmd->add_option("--out,-o", options->out, "Write the table or JSON to this file");
+  return [options] { return validate(*options); };
+}
+
+}  // namespace dfsim

@@ -1,0 +1,109 @@
+// `dfsim validate` on calibration CSVs the tests write: each row's simulated value is the one
+// `dfsim run` reports for the same settings, errors and the per-file median and maximum follow
+// from the measured values chosen, missing hardware is reported, bad CSV is rejected.
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/test_support.h"
+
+using dfsim::testing::Outcome;
+using dfsim::testing::run_dfsim;
+using dfsim::testing::TempDir;
+using nlohmann::json;
+
+namespace {
+
+const std::string kHeader =
+    "hw,model,weight_dtype,phase,batch,prompt,gen,metric,measured,unit,"
+    "source,notes\n";
+
+}  // namespace
+
+TEST_CASE("dfsim validate: simulated vs measured per row, median and max per file", "[validate]") {
+  TempDir dir;
+  // The reference: the run the first two rows describe (int4 weights in groups of 32, as the
+  // notes of the first row say; the second says nothing and gets the default, 128).
+  Outcome reference = run_dfsim(dir,
+                                "run --model tiny-llama --hw a100-80gb --context 4 --tokens 2 "
+                                "--set model.weight_dtype=int4 --set model.weight_group_size=32 "
+                                "--format json");
+  REQUIRE(reference.code == 0);
+  const double rate = json::parse(reference.out)["tokens_per_second"].get<double>();
+  REQUIRE(rate > 0);
+  // Measured values chosen so the errors are known: 1.25 x the rate -> error 1/1.25 - 1 = -0.2;
+  // 0.8 x the step time -> 1/0.8 - 1 = +0.25. Median of |errors| (0.2, 0.25) = 0.225, max 0.25.
+  const std::string csv =
+      kHeader +
+      fmt::format(
+          "a100-80gb,tiny-llama,int4,decode,1,4,2,tokens_per_second,{:.17g},tok/s,test,"
+          "\"int4 weight-only, group size 32\"\n",
+          1.25 * rate) +
+      fmt::format(
+          "a100-80gb,tiny-llama,int4,decode,1,4,2,time_per_token_s,{:.17g},s/token,test,"
+          "\"group size 32\"\n",
+          0.8 / rate) +
+      "no-such-gpu,tiny-llama,q4_0,prefill,1,16,0,tokens_per_second,100,tok/s,test,\n";
+  const std::string path = dir.write("rows.csv", csv);
+
+  Outcome outcome = run_dfsim(dir, "validate rows.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json file = json::parse(outcome.out)["files"].at(0);
+  CHECK(file["path"] == "rows.csv");
+  REQUIRE(file["rows"].size() == 3);
+  const json& first = file["rows"][0];
+  CHECK(first["line"] == 2);
+  CHECK(first["simulated"] == true);
+  CHECK(first["value"].get<double>() == Approx(rate).epsilon(1e-12));
+  CHECK(first["error"].get<double>() == Approx(-0.2).epsilon(1e-9));
+  CHECK(file["rows"][1]["value"].get<double>() == Approx(1 / rate).epsilon(1e-12));
+  CHECK(file["rows"][1]["error"].get<double>() == Approx(0.25).epsilon(1e-9));
+  const json& missing = file["rows"][2];
+  CHECK(missing["simulated"] == false);
+  CHECK(missing["reason"] == "no hardware config 'no-such-gpu'");
+  CHECK(file["simulated"] == 2);
+  CHECK(file["not_simulated"] == 1);
+  CHECK(file["median_abs_error"].get<double>() == Approx(0.225).epsilon(1e-9));
+  CHECK(file["max_abs_error"].get<double>() == Approx(0.25).epsilon(1e-9));
+
+  // The table says the same.
+  Outcome text = run_dfsim(dir, "validate rows.csv");
+  REQUIRE(text.code == 0);
+  CHECK(text.out.find("-20.0%") != std::string::npos);
+  CHECK(text.out.find("+25.0%") != std::string::npos);
+  CHECK(text.out.find("not simulated: no hardware config 'no-such-gpu'") != std::string::npos);
+  CHECK(text.out.find("3 rows: 2 simulated, 1 not simulated; |error| median 22.5%, max 25.0%") !=
+        std::string::npos);
+}
+
+TEST_CASE("dfsim validate rejects bad CSV with file:line:column and exit code 2", "[validate]") {
+  TempDir dir;
+  auto expect = [&](const std::string& body, const std::string& message) {
+    dir.write("bad.csv", body);
+    Outcome outcome = run_dfsim(dir, "validate bad.csv");
+    INFO(outcome.err);
+    CHECK(outcome.code == 2);
+    CHECK(outcome.out.empty());
+    CHECK(outcome.err == "dfsim: error: " + message + "\n");
+  };
+  const std::string good = "a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,10,tok/s,t,\n";
+  // "a100-80gb,tiny-llama,bf16,decode," is 33 characters: batch starts in column 34.
+  expect(kHeader + good + "a100-80gb,tiny-llama,bf16,decode,x,4,2,tokens_per_second,10,tok/s,t,\n",
+         "bad.csv:3:34: batch: expected an integer of at least 1, got 'x'");
+  expect(kHeader + "a100-80gb,tiny-llama,bf16,decode,1,4,2,speed,10,tok/s,t,\n",
+         "bad.csv:2:40: metric: expected one of tokens_per_second, time_per_token_s, "
+         "looping_speedup, bandwidth_utilization, got 'speed'");
+  expect(kHeader + "a100-80gb,tiny-llama,bf16\n", "bad.csv:2:1: 3 fields, the header has 12");
+  expect("hw,model,colour\n",
+         "bad.csv:1:10: colour: unknown column (expected hw, model, "
+         "weight_dtype, phase, batch, prompt, gen, metric, measured, unit, "
+         "source, notes)");
+  expect(kHeader + "a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,10,tok/s,\"t,\n",
+         "bad.csv:2:67: quoted field never closed");
+  Outcome missing = run_dfsim(dir, "validate no-such-dir");
+  CHECK(missing.code == 2);
+  CHECK(missing.err == "dfsim: error: no-such-dir: no such file or directory\n");
+}
