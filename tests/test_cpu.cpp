@@ -143,3 +143,21 @@ TEST_CASE("A decode matmul on 48 Xeon cores: fork/join, DDR stream, then the bus
   CHECK(time == Approx(expected).margin(1e-10));
   CHECK(result["end_time"].get<double>() == Approx(4e-6 + expected).margin(1e-10));
 }
+
+TEST_CASE("Kernel looping on a CPU turns fork/joins into barriers", "[cpu]") {
+  const HwConfig hw = xeon("xeon-8480+");
+  // Two one-tile kernels of 256,000 int8 ops at 256 per cycle: 1000 cycles / 2.0 GHz = 0.5 us.
+  Kernel kernel;
+  kernel.name = kernel.role = "gemv";
+  kernel.compute_dtype = Dtype::kInt8;
+  kernel.flops = kernel.matmul_flops = 256000;
+  kernel.matmul_ops_per_cycle = 256;
+  dfsim::Program looped;
+  looped.kernels = {kernel, kernel};
+  looped.kernels[1].continues_loop = true;
+  const nlohmann::json result = dfsim::run_in_child([&] {
+    return nlohmann::json{{"end_time", dfsim::simulate(hw, {looped}).end_time}};
+  });
+  // fork/join 4 us + 0.5 us + barrier 1 us + 0.5 us = 6 us (unlooped it would be 9 us).
+  CHECK(result["end_time"].get<double>() == Approx(6e-6).margin(1e-11));
+}

@@ -16,7 +16,8 @@ struct FamilyMapper {
 };
 
 LoopScope loop_scope(const HwConfig& hw) {
-  return hw.gpu() ? LoopScope::kWholeStep : LoopScope::kIdenticalRuns;
+  // GPUs and CPUs loop a whole step in one persistent kernel / parallel region.
+  return hw.gpu() || hw.cpu() ? LoopScope::kWholeStep : LoopScope::kIdenticalRuns;
 }
 
 }  // namespace
