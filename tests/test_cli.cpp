@@ -390,3 +390,21 @@ TEST_CASE("dfsim run --out writes the report to the file only", "[cli]") {
   json printed = run_json(dir, "--model tiny-llama --hw h100-sxm --tokens 2");
   CHECK(written == printed);
 }
+
+TEST_CASE("dfsim rejects bad weight formats and dequantization costs with exit code 2",
+          "[cli][dtype]") {
+  TempDir dir;
+  const std::string run = "run --model tiny-llama --hw a100-80gb --tokens 1 ";
+  expect_bad_input(dir, run + "--set hw.dequant.int3=2",
+                   {"dfsim: error: --set hw.dequant.int3=2: dequant.int3: unknown key (known "
+                    "here: fp8, int4, int8, q4_0, q8_0)"});
+  expect_bad_input(dir, run + "--set hw.dequant.int4=-1",
+                   {"dfsim: error: --set hw.dequant.int4=-1: dequant.int4: must not be negative, "
+                    "got '-1'"});
+  expect_bad_input(dir, run + "--set model.weight_dtype=q4_0 --set model.weight_group_size=64",
+                   {"dfsim: error: --set model.weight_group_size=64: weight_group_size: q4_0 has "
+                    "fixed blocks of 32 weights"});
+  expect_bad_input(dir, run + "--set model.weight_group_size=-3",
+                   {"dfsim: error: --set model.weight_group_size=-3: weight_group_size: must be at "
+                    "least 0, got '-3'"});
+}

@@ -177,10 +177,11 @@ TEST_CASE("HF values and per-family rules", "[hf]") {
         "  \"max_position_embeddings\": 512, \"dtype\": \"float16\",\n"
         "  \"rope_parameters\": {\"rope_theta\": 1000000.0, \"rope_type\": \"default\"},\n"
         "  \"quantization_config\": {\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": "
-        "128}\n"
+        "64}\n"
         "}\n";
     const ModelSpec m = dfsim::load_model_spec(write_config("q.json", text), {});
     CHECK(m.weight_dtype == Dtype::kInt4);
+    CHECK(m.weight_group_size == 64);  // GPTQ's group_size
     CHECK(m.activation_dtype == Dtype::kFp16);
     CHECK(m.rope_theta == 1e6);
     CHECK(m.rope_scaling.type.empty());

@@ -263,22 +263,34 @@ TEST_CASE("quantized weight bytes include their scales, Llama-2-7B shapes", "[gr
   // f16 is fp16: 2 B; the norm stays in the activation dtype (fp16 in the catalog: 8,192 B).
   CHECK(bytes("f16", "layer0.q_proj") == 33'554'432.0);
   CHECK(bytes("q4_0", "layer0.attn_norm") == 8'192.0);
-  // The embedding row of one token, int4 group 128: 4096 x 0.5 + 32 x 4 = 2,176 B.
-  CHECK(bytes("int4", "embedding") == 2'176.0);
+  // Weight-only quantizers leave the embedding and the LM head in the activation dtype (fp16
+  // here): one embedding row 4096 x 2 = 8,192 B, lm_head 4096 x 32000 x 2 = 262,144,000 B.
+  CHECK(bytes("int4", "embedding") == 8'192.0);
+  CHECK(bytes("int8", "lm_head") == 262'144'000.0);
+  CHECK(bytes("fp8", "lm_head") == 262'144'000.0);
+  // llama.cpp's files quantize them: q4_0 lm_head 131,072,000 x 18/32 = 73,728,000 B.
+  CHECK(bytes("q4_0", "lm_head") == 73'728'000.0);
+  // Asked for explicitly: int4 at the default group 128: 131,072,000 x 0.5 + 32 groups x 32000
+  // x 4 = 4,096,000: 69,632,000 B.
+  {
+    const ModelSpec model = dfsim::load_model_spec(
+        "llama2-7b", {{"model.weight_dtype", "int4"}, {"model.lm_head_dtype", "int4"}});
+    CHECK(op_named(dfsim::build_decoder_graph(model, kDecode), "lm_head").weight_bytes ==
+          69'632'000.0);
+  }
 
   SECTION("the weights to dequantize are counted in their format") {
     const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "int4"}});
-    const Op& q = op_named(dfsim::build_decoder_graph(model, kDecode), "layer0.q_proj");
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, kDecode);
+    const Op& q = op_named(graph, "layer0.q_proj");
     CHECK(q.weight_dtype == Dtype::kInt4);
     CHECK(q.weight_elements == 16'777'216.0);
-    CHECK(op_named(dfsim::build_decoder_graph(model, kDecode), "layer0.attn_norm").weight_dtype ==
-          Dtype::kFp16);
+    CHECK(op_named(graph, "layer0.attn_norm").weight_dtype == Dtype::kFp16);
   }
   SECTION("a block format's size is fixed") {
-    CHECK_THROWS_WITH(
-        dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "q4_0"},
-                                             {"model.weight_group_size", "64"}}),
-        Catch::Contains("weight_group_size: q4_0 has fixed blocks of 32 weights"));
+    CHECK_THROWS_WITH(dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "q4_0"},
+                                                           {"model.weight_group_size", "64"}}),
+                      Catch::Contains("weight_group_size: q4_0 has fixed blocks of 32 weights"));
   }
   SECTION("every catalog workload takes every weight format") {
     for (const auto& entry : dfsim::list_configs(dfsim::ConfigKind::kWorkload)) {

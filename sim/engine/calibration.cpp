@@ -183,8 +183,9 @@ CalibrationRow parse_row(const std::string& path, const std::map<std::string, st
   }
   row.phase = phase == "decode" ? PhaseKind::kDecode : PhaseKind::kPrefill;
   row.batch = integer_field(path, get("batch"), "batch", 1);
-  row.prompt = integer_field(path, get("prompt"), "prompt", row.phase == PhaseKind::kPrefill);
-  row.gen = integer_field(path, get("gen"), "gen", row.phase == PhaseKind::kDecode);
+  row.prompt =
+      integer_field(path, get("prompt"), "prompt", row.phase == PhaseKind::kPrefill ? 1 : 0);
+  row.gen = integer_field(path, get("gen"), "gen", row.phase == PhaseKind::kDecode ? 1 : 0);
   row.metric = get("metric").text;
   const auto& metrics = calibration_metrics();
   if (std::find(metrics.begin(), metrics.end(), row.metric) == metrics.end()) {

@@ -320,6 +320,15 @@ ConfigNode hf_config_to_tree(const ConfigNode& root, const std::string& path) {
   const ConfigNode* quantization = json.get("quantization_config");
   if (quantization) weights = quantized_dtype(json, *quantization);
   tree.set("weight_dtype", weights, quantization ? quantization : dtype_node);
+  // GPTQ and AWQ state the weights per scale ("group_size"; -1: one per output channel).
+  if (quantization && (weights == "int4" || weights == "int8")) {
+    JsonObject config(*quantization, "quantization_config");
+    if (const ConfigNode* group = config.get("group_size")) {
+      const bool per_channel = group->kind == ConfigNode::Kind::kScalar && group->scalar == "-1";
+      const std::int64_t size = per_channel ? 0 : config.integer("group_size", *group);
+      tree.set("weight_group_size", std::to_string(size), group);
+    }
+  }
   tree.set("activation_dtype", dtype, dtype_node);
   tree.set("kv_cache_dtype", dtype, dtype_node);
 

@@ -212,6 +212,11 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
                                        std::to_string(kBlockFormatWeights) + " weights");
   }
   model.activation_dtype = read_dtype(root, "activation_dtype", Dtype::kBf16);
+  const bool quantizer_skips_head = model.weight_dtype == Dtype::kInt8 ||
+                                    model.weight_dtype == Dtype::kInt4 ||
+                                    model.weight_dtype == Dtype::kFp8;
+  model.lm_head_dtype = read_dtype(
+      root, "lm_head_dtype", quantizer_skips_head ? model.activation_dtype : model.weight_dtype);
   model.kv_cache_dtype = read_dtype(root, "kv_cache_dtype", model.activation_dtype);
   parse_quantization(root, model);
   model.layer_overrides = parse_layer_overrides(root, model);

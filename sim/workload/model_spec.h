@@ -86,6 +86,11 @@ struct ModelSpec {
   // Weights along k sharing one scale (int8, int4); 0: one scale per output channel. The
   // parser fills in default_weight_group_size(weight_dtype) when the workload does not say.
   std::int64_t weight_group_size = 0;
+  // The embedding table and the LM head (tied or not). Weight-only quantizers leave both in
+  // the activation dtype (gpt-fast, GPTQ, AWQ, bitsandbytes, fp8 recipes skip lm_head); the
+  // parser defaults to that for int8, int4 and fp8 weights, to weight_dtype otherwise
+  // (llama.cpp's files quantize token_embd too).
+  Dtype lm_head_dtype = Dtype::kBf16;
   Dtype activation_dtype = Dtype::kBf16;
   QuantizationScheme quantization = QuantizationScheme::kWeightOnly;
   double smoothquant_alpha = 0.5;  // migration strength, 0 (none) to 1 (all into the weights)
@@ -97,6 +102,11 @@ struct ModelSpec {
   std::int64_t kv_width() const { return num_key_value_heads * head_dim; }
   bool is_moe() const { return num_local_experts > 0; }
   WeightLayout weight_layout() const { return WeightLayout{weight_dtype, weight_group_size}; }
+  WeightLayout lm_head_layout() const {
+    return WeightLayout{lm_head_dtype, lm_head_dtype == weight_dtype
+                                           ? weight_group_size
+                                           : default_weight_group_size(lm_head_dtype)};
+  }
   // Per-layer sizes, with the overrides applied.
   std::int64_t intermediate_size_of(std::int64_t layer) const;
   std::int64_t key_value_heads_of(std::int64_t layer) const;

@@ -118,6 +118,7 @@ class DecoderBuilder {
         tokens_(step.batch * step.new_tokens),
         act_(model.activation_dtype),
         weights_(model.weight_layout()),
+        head_weights_(model.lm_head_layout()),
         heads_(model.num_attention_heads / ranks),
         vocab_(ceil_div(model.vocab_size, ranks)) {}
 
@@ -224,9 +225,10 @@ class DecoderBuilder {
     op.k = k;
     op.flops = op.matmul_flops = 2.0 * m * n * k;
     op.parameters = owns_weights ? n * k : 0;
-    op.weight_bytes = weights_.matrix_bytes(k, n);
+    const WeightLayout& layout = role == "lm_head" ? head_weights_ : weights_;
+    op.weight_bytes = layout.matrix_bytes(k, n);
     op.weight_elements = static_cast<double>(n) * k;
-    op.weight_dtype = weights_.dtype;
+    op.weight_dtype = layout.dtype;
     // A tied LM head reads the embedding table, which the embedding op holds.
     op.stored_weight_bytes = owns_weights ? op.weight_bytes : 0.0;
     if (bias) {
@@ -266,11 +268,11 @@ class DecoderBuilder {
     op.n = h;
     op.parameters = op.active_parameters = model_.vocab_size * h;
     // Each row (one token's vector) is quantized along h, with its own scales.
-    op.weight_bytes = weights_.matrix_bytes(h, tokens_);
+    op.weight_bytes = head_weights_.matrix_bytes(h, tokens_);
     op.weight_elements = static_cast<double>(tokens_) * h;
-    op.weight_dtype = weights_.dtype;
+    op.weight_dtype = head_weights_.dtype;
     // The whole table stays resident although a step reads only its tokens' rows.
-    op.stored_weight_bytes = weights_.matrix_bytes(h, model_.vocab_size);
+    op.stored_weight_bytes = head_weights_.matrix_bytes(h, model_.vocab_size);
     op.external_read_bytes = tokens_ * 4.0;  // int32 token ids
     return graph_.add_op(std::move(op));
   }
@@ -512,6 +514,7 @@ class DecoderBuilder {
   std::int64_t tokens_;
   Dtype act_;
   WeightLayout weights_;
+  WeightLayout head_weights_;  // embedding table and LM head
   std::int64_t heads_;
   std::int64_t vocab_;
   WorkloadGraph graph_;
