@@ -11,6 +11,7 @@
 #include "sim/config/catalog.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/mapping/cpu_mapper.h"
+#include "sim/mapping/mapper.h"
 #include "sim/workload/workload_graph.h"
 #include "tests/test_support.h"
 
@@ -160,4 +161,25 @@ TEST_CASE("Kernel looping on a CPU turns fork/joins into barriers", "[cpu]") {
   });
   // fork/join 4 us + 0.5 us + barrier 1 us + 0.5 us = 6 us (unlooped it would be 9 us).
   CHECK(result["end_time"].get<double>() == Approx(6e-6).margin(1e-11));
+}
+
+TEST_CASE("Two sockets need UPI and split the model by tensor parallelism", "[cpu]") {
+  // A second socket without a upi section is an input error naming the key.
+  dfsim::testing::TempDir dir;
+  const std::string path = dir.write("two.yaml", "inherit: xeon-8480+\nname: two\nsockets: 2\n");
+  CHECK_THROWS_WITH(dfsim::load_hw_config(path, {}),
+                    Catch::Contains("upi") && Catch::Contains("2 sockets"));
+  // xeon-8480+-2s: each socket runs half the heads (32 / 2 = 16 of 128 = q width 2048) and the
+  // o and down projections end in an all-reduce over UPI (2 per layer, 32 layers).
+  const HwConfig hw = xeon("xeon-8480+-2s");
+  const dfsim::ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
+  const dfsim::Program program =
+      dfsim::map_program(dfsim::build_decoder_graph(model, {1, 1, 32, false}, hw.sockets()), hw);
+  int all_reduces = 0;
+  for (const Kernel& kernel : program.kernels) {
+    if (kernel.collective == dfsim::Collective::kAllReduce) all_reduces += 1;
+  }
+  CHECK(all_reduces == 64);
+  // q/k/v per socket: 3 x 2048 columns in blocks of 64 = 96 tiles.
+  CHECK(kernel_named(program, "layer0.qkv_proj").tiles == 96);
 }
