@@ -73,7 +73,8 @@ Action add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "Time the simulator itself (Google Benchmark; --benchmark_* flags pass through)");
   cmd->allow_extras();
-  return [cmd] {
+  // -> int: without Google Benchmark the body only throws, and a void lambda is no Action.
+  return [cmd]() -> int {
 #ifdef DFSIM_HAVE_BENCHMARK
     std::vector<std::string> args{"dfsim bench"};
     for (const std::string& arg : cmd->remaining()) args.push_back(arg);

@@ -8,16 +8,18 @@
 
 namespace {
 
-const dfsim::ConfigNode& base(dfsim::ConfigKind kind, const char* name) {
-  static const auto load = [](dfsim::ConfigKind k, const char* n) {
-    return dfsim::load_config_with_inherit(
-        dfsim::locate_config(k, n), [k](const std::string& parent, const dfsim::SourceLocation&) {
-          return dfsim::locate_config(k, parent);
-        });
-  };
+// The shipped configs the overrides apply to, loaded once (with their inherit chains).
+dfsim::ConfigNode load(dfsim::ConfigKind kind, const char* name) {
+  return dfsim::load_config_with_inherit(
+      dfsim::locate_config(kind, name),
+      [kind](const std::string& parent, const dfsim::SourceLocation&) {
+        return dfsim::locate_config(kind, parent);
+      });
+}
+
+const dfsim::ConfigNode& base(dfsim::ConfigKind kind) {
   static const dfsim::ConfigNode hw = load(dfsim::ConfigKind::kHardware, "dgx-h100");
   static const dfsim::ConfigNode model = load(dfsim::ConfigKind::kWorkload, "mixtral-8x7b");
-  (void)name;
   return kind == dfsim::ConfigKind::kHardware ? hw : model;
 }
 
@@ -28,11 +30,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const dfsim::SourceLocation where{"--set", 1, 1};
     dfsim::Override override = dfsim::parse_override(dfsim::fuzz::as_text(data, size));
     if (override.key.rfind("hw.", 0) == 0) {
-      dfsim::ConfigNode tree = base(dfsim::ConfigKind::kHardware, "dgx-h100");
+      dfsim::ConfigNode tree = base(dfsim::ConfigKind::kHardware);
       dfsim::apply_override(tree, override.key.substr(3), override.value, where);
       dfsim::parse_hw_config(tree);
     } else if (override.key.rfind("model.", 0) == 0) {
-      dfsim::ConfigNode tree = base(dfsim::ConfigKind::kWorkload, "mixtral-8x7b");
+      dfsim::ConfigNode tree = base(dfsim::ConfigKind::kWorkload);
       dfsim::apply_override(tree, override.key.substr(6), override.value, where);
       dfsim::parse_model_spec(tree);
     } else {
