@@ -70,8 +70,15 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
     const std::int64_t per_sm = (wave + gpu_.sm_count - 1) / gpu_.sm_count;
     const double math_time = per_sm * tile_math;
     // Little's law: an SM keeps at most inflight_bytes_per_sm (or all its tiles' bytes, if
-    // fewer) outstanding; the wave's HBM rate cannot exceed that over the latency.
-    const double in_flight = active_sms * std::min(gpu_.inflight_bytes_per_sm, per_sm * tile_dram);
+    // fewer) outstanding; the wave's HBM rate cannot exceed that over the latency. A kernel's
+    // own figure is for a full SM (tiles_per_unit resident tiles): an SM of a partial wave
+    // holds fewer tiles and keeps only their share in flight.
+    const double sm_in_flight =
+        kernel.inflight_bytes_per_unit > 0
+            ? kernel.inflight_bytes_per_unit *
+                  std::min(1.0, static_cast<double>(per_sm) / kernel.tiles_per_unit)
+            : gpu_.inflight_bytes_per_sm;
+    const double in_flight = active_sms * std::min(sm_in_flight, per_sm * tile_dram);
     const double cap = hbm_.latency() > 0 ? in_flight / hbm_.latency() : 0;
 
     BandwidthChannel::Transfer* dram =
