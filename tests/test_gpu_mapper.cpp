@@ -392,6 +392,12 @@ TEST_CASE("int4 decode GEMVs take tinygemm's grid, residency and bytes in flight
   CHECK(kernel_named(g32, "lm_head").inflight_bytes_per_unit == 0.0);
   CHECK(kernel_named(program("int8", "0", decode), "layer0.qkv_proj").inflight_bytes_per_unit ==
         0.0);
+  // gpt-fast launches w1 (gate) and w3 (up) apart for int4: two kernels of 11008 / 8 = 1376
+  // CTAs each, no gate_up_proj; bf16 keeps the fused one.
+  CHECK(kernel_named(g32, "layer0.gate_proj").tiles == 1376);
+  CHECK(kernel_named(g32, "layer0.up_proj").tiles == 1376);
+  for (const Kernel& kernel : g32.kernels) CHECK(kernel.role != "gate_up_proj");
+  CHECK(kernel_named(program("bf16", "0", decode), "layer0.gate_up_proj").ops.size() == 2);
   // Prefill (300 rows) is a tiled GEMM, not tinygemm's GEMV path: ceil(300/128) x 12288/128 = 288.
   const Program prefill = program("int4", "32", StepShape{1, 300, 0, true});
   CHECK(kernel_named(prefill, "layer0.qkv_proj").tiles == 288);

@@ -200,11 +200,23 @@ void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
   kernel.onchip_bytes = kernel.dram_bytes();
 }
 
+// gpt-fast's FeedForward keeps w1 (gate) and w3 (up) as two Linear modules (model.py); int4
+// replaces each with a WeightOnlyInt4Linear whose _weight_int4pack_mm is an extern kernel
+// torch.compile cannot fuse, so the int4 decode step launches gate and up apart. (q/k/v are one
+// wqkv Linear there: still one kernel.)
+std::string gpu_fusion_key(const Op& op) {
+  if ((op.role == "gate_proj" || op.role == "up_proj") && op.kind == OpKind::kMatMul &&
+      op.weight_dtype == Dtype::kInt4 && op.m <= kGemvRows) {
+    return op.role;
+  }
+  return serving_fusion_key(op);
+}
+
 }  // namespace
 
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   check_fits(graph, gpu);
-  Program program = form_gpu_program(graph, gpu.sm_count, serving_fusion_key);
+  Program program = form_gpu_program(graph, gpu.sm_count, gpu_fusion_key);
   for (Kernel& kernel : program.kernels) {
     const OpKind kind = graph.op(kernel.ops.front()).kind;
     if (kind == OpKind::kMatMul || kind == OpKind::kRouter || kind == OpKind::kExpertMatMul) {
