@@ -9,6 +9,11 @@
 
 namespace dfsim {
 
+double inflight_bytes_per_unit(const Kernel& kernel, const WaveUnits& units) {
+  return kernel.inflight_bytes_per_unit > 0 ? kernel.inflight_bytes_per_unit
+                                            : units.inflight_bytes_per_unit;
+}
+
 double little_law_cap(double inflight_per_unit, std::int64_t active, std::int64_t tiles_per_active,
                       double tile_dram_bytes, double latency) {
   const double in_flight = active * std::min(inflight_per_unit, tiles_per_active * tile_dram_bytes);
@@ -27,7 +32,7 @@ void TileWaves::execute(const Kernel& kernel, double tile_math, KernelRecord& re
   const std::int64_t units = units_.count;
   const double tile_dram = kernel.dram_bytes() / tiles;
   const double tile_onchip = kernel.onchip_bytes / tiles;
-  const double inflight = units_.inflight_bytes_per_unit;
+  const double inflight = inflight_bytes_per_unit(kernel, units_);
 
   const std::int64_t slots = units_.one_wave ? kernel.tiles : units * kernel.tiles_per_unit;
   const std::int64_t waves = (kernel.tiles + slots - 1) / slots;

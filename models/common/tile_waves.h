@@ -7,7 +7,8 @@
 //   threads take all their tiles in one parallel region: one wave.
 // - A unit keeps at most `inflight_bytes_per_unit` (or all its tiles' bytes, if fewer) of DRAM
 //   requests outstanding; the wave's DRAM rate is capped at that over the latency (Little's law),
-//   so a wave on few units cannot reach the streaming bandwidth.
+//   so a wave on few units cannot reach the streaming bandwidth. A kernel may set its own
+//   figure (Kernel::inflight_bytes_per_unit) where its loads differ from the machine's.
 // - Within a wave, loads and math overlap (software pipelining: the wave lasts max(DRAM, on-chip,
 //   math)), or, where a core does not overlap its misses with its own instructions, math starts
 //   when the operands have arrived.
@@ -32,6 +33,10 @@ struct WaveUnits {
   std::string track;                   // trace row: "SMs"
   std::string unit_name;               // in wave labels: "SMs", "cores", "threads"
 };
+
+// Bytes each active unit keeps in flight for `kernel`: the kernel's own figure where it sets one,
+// else the machine's default.
+double inflight_bytes_per_unit(const Kernel& kernel, const WaveUnits& units);
 
 // Little's law cap (bytes/s) on a wave's DRAM rate: `active` units each keep
 // min(in-flight bytes per unit, their tiles' bytes) outstanding over the DRAM latency; 0
