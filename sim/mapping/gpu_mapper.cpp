@@ -80,15 +80,12 @@ void tile_grouped_matmul(const WorkloadGraph& graph, int units, Kernel& kernel) 
 // Serving stacks keep every weight and the KV cache in HBM; a model that does not fit cannot
 // run there at all (no stack streams weights from host memory at these speeds).
 void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
-  const auto [weights, kv_cache] = resident_bytes(graph);
-  if (weights + kv_cache <= gpu.hbm.capacity) return;
-  const std::string per_gpu = gpu.sockets > 1 ? " per GPU" : "";
-  throw InputError(fmt::format(
-      "the model needs {} of weights and {} of KV cache{}, the hardware has {} HBM{}; use more "
-      "GPUs (e.g. --hw dgx-h100), a smaller weight dtype (--set model.weight_dtype=fp8) or a "
-      "shorter context",
-      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
-      per_gpu, format_quantity(gpu.hbm.capacity, Dimension::kBytes), per_gpu));
+  check_resident_fits(graph, {.capacity = gpu.hbm.capacity,
+                              .holder = "the hardware has",
+                              .memory = " HBM",
+                              .per_device = gpu.sockets > 1 ? " per GPU" : "",
+                              .more = "more GPUs (e.g. --hw dgx-h100)",
+                              .smaller_dtype = "fp8"});
 }
 
 // Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
