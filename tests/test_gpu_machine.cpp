@@ -415,3 +415,29 @@ TEST_CASE("Decode attention slows down as the KV cache grows", "[model]") {
   const double streaming = result["streaming_bandwidth"].get<double>();
   CHECK(time7 - time0 == Approx((bytes7 - bytes0) / streaming).epsilon(0.01));
 }
+
+TEST_CASE("A kernel's own bytes in flight cap its waves, scaled by the tiles an SM holds",
+          "[model]") {
+  // 140 tiles of 1 MiB, 4 resident per SM: one wave of 140 on 132 SMs, the busiest SM holds
+  // ceil(140 / 132) = 2 of its 4 tiles. The kernel keeps 8 KiB in flight per full SM, so each
+  // SM of this wave keeps 8192 x 2 / 4 = 4096 B (not the machine's 32 KiB).
+  const double tile = 1024.0 * 1024;
+  const double bytes = 140 * tile;  // 146800640 B
+  Kernel kernel = read_kernel("own_inflight", bytes, 140);
+  kernel.tiles_per_unit = 4;
+  kernel.inflight_bytes_per_unit = 8192;
+  std::vector<Program> steps(1);
+  steps[0].kernels.push_back(kernel);
+  json result = simulate_in_child(test_gpu(), steps);
+
+  REQUIRE(result["kernels"].size() == 1);
+  // 132 SMs x 4096 B = 540672 B in flight; cap = 540672 / 343 ns = 1.57630e12 B/s (52.9 % of
+  // the 2.9815e12 streaming rate). Time = 343 ns + 540672 / 2.9815e12 (181.34 ns)
+  // + (146800640 - 540672) / 1.57630e12 (92.787 us) = 93.311 us.
+  const double in_flight = 132 * 4096.0;
+  const double cap = in_flight / kLatency;
+  CHECK(cap == Approx(1.57630e12).epsilon(1e-5));
+  const double expected = kLatency + in_flight / kStreaming + (bytes - in_flight) / cap;
+  CHECK(expected == Approx(93.311e-6).epsilon(1e-4));
+  CHECK(kernel_time(result["kernels"][0]) == Approx(expected).margin(kTimeTolerance));
+}

@@ -364,3 +364,42 @@ TEST_CASE("Dequantization work of quantized matmuls on a GPU", "[mapper][dtype]"
   const Program prefill = program("int4", StepShape{1, 300, 0, true});
   CHECK(kernel_named(prefill, "layer0.qkv_proj").dequant_slots == 301'989'888.0);
 }
+
+TEST_CASE("int4 decode GEMVs take tinygemm's grid, residency and bytes in flight",
+          "[mapper][dtype]") {
+  const GpuSpec gpu = h100();
+  auto program = [&](const std::string& dtype, const std::string& group, StepShape step) {
+    const ModelSpec model = dfsim::load_model_spec(
+        "llama2-7b", {{"model.weight_dtype", dtype}, {"model.weight_group_size", group}});
+    return dfsim::map_to_gpu(dfsim::build_decoder_graph(model, step), gpu);
+  };
+  const StepShape decode{1, 1, 127, false};
+  const Program g32 = program("int4", "32", decode);
+  // qkv_proj: q, k, v of 4096 columns each, one 8-column CTA each: 3 x 4096 / 8 = 1536 CTAs,
+  // 4 resident per SM (64 registers x 256 threads).
+  const Kernel& qkv = kernel_named(g32, "layer0.qkv_proj");
+  CHECK(qkv.tiles == 1536);
+  CHECK(qkv.tiles_per_unit == 4);
+  // Group 32: 0.5 + 4 / 32 = 0.625 B per weight; 4 CTAs x 8 warps x 1024 weights x 0.625 B
+  // = 20,480 B.
+  CHECK(qkv.inflight_bytes_per_unit == Approx(20480.0));
+  // down_proj: 4096 columns / 8 = 512 CTAs (k = 11008 does not change the grid).
+  CHECK(kernel_named(g32, "layer0.down_proj").tiles == 512);
+  // Group 128: 0.5 + 4 / 128 = 0.53125 B; 32 warps x 1024 x 0.53125 = 17,408 B.
+  CHECK(kernel_named(program("int4", "128", decode), "layer0.qkv_proj").inflight_bytes_per_unit ==
+        Approx(17408.0));
+  // The LM head stays fp16 and bf16/int8 weights run the default GEMV: the machine's figure.
+  CHECK(kernel_named(g32, "lm_head").inflight_bytes_per_unit == 0.0);
+  CHECK(kernel_named(program("int8", "0", decode), "layer0.qkv_proj").inflight_bytes_per_unit ==
+        0.0);
+  // gpt-fast launches w1 (gate) and w3 (up) apart for int4: two kernels of 11008 / 8 = 1376
+  // CTAs each, no gate_up_proj; bf16 keeps the fused one.
+  CHECK(kernel_named(g32, "layer0.gate_proj").tiles == 1376);
+  CHECK(kernel_named(g32, "layer0.up_proj").tiles == 1376);
+  for (const Kernel& kernel : g32.kernels) CHECK(kernel.role != "gate_up_proj");
+  CHECK(kernel_named(program("bf16", "0", decode), "layer0.gate_up_proj").ops.size() == 2);
+  // Prefill (300 rows) is a tiled GEMM, not tinygemm's GEMV path: ceil(300/128) x 12288/128 = 288.
+  const Program prefill = program("int4", "32", StepShape{1, 300, 0, true});
+  CHECK(kernel_named(prefill, "layer0.qkv_proj").tiles == 288);
+  CHECK(kernel_named(prefill, "layer0.qkv_proj").inflight_bytes_per_unit == 0.0);
+}

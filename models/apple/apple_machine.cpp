@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "models/common/kernel_record.h"
 #include "models/common/sim_time.h"
 
 namespace dfsim {
@@ -10,19 +11,26 @@ namespace dfsim {
 using sc_core::wait;
 
 AppleGpuCores::AppleGpuCores(sc_core::sc_module_name name, const AppleSpec& soc,
-                             BandwidthChannel& lpddr, BandwidthChannel& slc, SimulationTrace& trace)
-    : sc_module(name), soc_(soc), trace_(trace), lpddr_(lpddr), slc_(slc) {}
+                             BandwidthChannel& lpddr, BandwidthChannel& slc, SimulationTrace& trace,
+                             TileListener* listener)
+    : sc_module(name),
+      soc_(soc),
+      waves_({.count = soc.gpu_cores,
+              .inflight_bytes_per_unit = soc.inflight_bytes_per_core,
+              .one_wave = false,
+              .overlap_math = true,
+              .track = "GPU cores",
+              .unit_name = "cores"},
+             lpddr, slc, trace, listener) {}
 
 void AppleGpuCores::execute(const Kernel& kernel, KernelRecord& record) {
-  if (kernel.tiles < 1 || kernel.tiles_per_unit < 1) {
-    throw std::logic_error("kernel " + kernel.name + " has no tiles to run (mapper bug)");
-  }
   if (kernel.collective != Collective::kNone) {
     throw std::logic_error("kernel " + kernel.name + " is a collective on a one-GPU SoC");
   }
+  if (kernel.tiles < 1) {
+    throw std::logic_error("kernel " + kernel.name + " has no tiles to run (mapper bug)");
+  }
   const double tiles = static_cast<double>(kernel.tiles);
-  const double tile_dram = kernel.dram_bytes() / tiles;
-  const double tile_onchip = kernel.onchip_bytes / tiles;
   const int cores = soc_.gpu_cores;
   // Per-core rates: the whole-GPU peaks divided evenly. GEMMs reach matmul_efficiency of the
   // ALU peak; everything else is counted at the peak (its FLOPs are few, its bytes decide).
@@ -30,41 +38,7 @@ void AppleGpuCores::execute(const Kernel& kernel, KernelRecord& record) {
   const double matmul_rate = alu_rate * soc_.matmul_efficiency;
   const double tile_math = kernel.matmul_flops / tiles / matmul_rate +
                            (kernel.flops - kernel.matmul_flops) / tiles / alu_rate;
-
-  const std::int64_t slots = static_cast<std::int64_t>(cores) * kernel.tiles_per_unit;
-  const std::int64_t waves = (kernel.tiles + slots - 1) / slots;
-  std::int64_t remaining = kernel.tiles;
-  for (std::int64_t wave_index = 1; remaining > 0; ++wave_index) {
-    const double wave_start = now_seconds();
-    const std::int64_t wave = std::min(remaining, slots);
-    remaining -= wave;
-    const std::int64_t active = std::min<std::int64_t>(wave, cores);
-    const std::int64_t per_core = (wave + cores - 1) / cores;
-    // Little's law: a core keeps at most inflight_bytes_per_core outstanding, so a wave on few
-    // cores cannot reach the streaming bandwidth (the bandwidth ramp of small kernels).
-    const double in_flight = active * std::min(soc_.inflight_bytes_per_core, per_core * tile_dram);
-    const double cap = lpddr_.latency() > 0 ? in_flight / lpddr_.latency() : 0;
-    BandwidthChannel::Transfer* dram =
-        wave * tile_dram > 0 ? &lpddr_.issue(wave * tile_dram, cap) : nullptr;
-    BandwidthChannel::Transfer* onchip =
-        wave * tile_onchip > 0 ? &slc_.issue(wave * tile_onchip, 0) : nullptr;
-    wait_seconds(per_core * tile_math);
-    if (dram && !dram->finished) wait(dram->done);
-    if (onchip && !onchip->finished) wait(onchip->done);
-    if (dram) {
-      if (record.dram_first_byte < 0) record.dram_first_byte = dram->first_byte;
-      record.dram_last_byte = dram->last_byte;
-      lpddr_.release(*dram);
-    }
-    if (onchip) slc_.release(*onchip);
-    if (trace_.record_units) {
-      trace_.unit_slices.push_back({"GPU cores",
-                                    kernel.name + " wave " + std::to_string(wave_index) + "/" +
-                                        std::to_string(waves) + " (" + std::to_string(active) +
-                                        " cores)",
-                                    wave_start, now_seconds()});
-    }
-  }
+  waves_.execute(kernel, tile_math, record);
 }
 
 AppleDispatcher::AppleDispatcher(sc_core::sc_module_name name, const AppleSpec& soc,
@@ -87,13 +61,8 @@ void AppleDispatcher::run() {
     }
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      KernelRecord record;
-      record.step = static_cast<int>(step);
-      record.kernel = index;
-      record.boundary_begin = now_seconds();
-      record.dram_bytes = kernel.dram_bytes();
-      record.flops = kernel.flops;
-      record.name = kernel.name;
+      KernelRecord record =
+          open_kernel_record(static_cast<int>(step), index, kernel, now_seconds());
       wait_seconds(dispatch_gap);
       record.start = now_seconds();
       if (trace_.record_units) {
@@ -109,11 +78,12 @@ void AppleDispatcher::run() {
 }
 
 AppleMachine::AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc,
-                           const std::vector<Program>& steps, SimulationTrace& trace)
+                           const std::vector<Program>& steps, SimulationTrace& trace,
+                           TileListener* listener)
     : sc_module(name),
       lpddr("lpddr", soc.lpddr.bandwidth * soc.lpddr.achievable_fraction, soc.lpddr.latency, true),
       slc("slc", soc.slc.bandwidth, 0.0, trace.record_units),
-      cores("cores", soc, lpddr, slc, trace),
+      cores("cores", soc, lpddr, slc, trace, listener),
       dispatcher("dispatcher", soc, steps, cores, trace) {}
 
 }  // namespace dfsim

@@ -11,16 +11,19 @@
 // - The ALUs run everything: simdgroup-matrix GEMMs at fp16/fp32 rate x matmul_efficiency, the
 //   rest (including dequantization, which the mapper adds) at the ALU rate, one after the other
 //   on the same ALUs; loads overlap with math within a wave.
-// - Waves, Little's law on the bytes each core keeps in flight, and wave quantization work as in
-//   models/gpu; unified memory means there is nothing else: no host-to-device copy of weights.
+// - Waves, Little's law on the bytes each core keeps in flight, and wave quantization work as on
+//   a GPU (models/common/tile_waves.h); unified memory means there is nothing else: no
+//   host-to-device copy of weights.
 #pragma once
 
 #include <systemc>
 #include <vector>
 
 #include "models/common/bandwidth_channel.h"
+#include "models/common/tile_waves.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
 namespace dfsim {
@@ -30,14 +33,12 @@ namespace dfsim {
 class AppleGpuCores : public sc_core::sc_module {
  public:
   AppleGpuCores(sc_core::sc_module_name name, const AppleSpec& soc, BandwidthChannel& lpddr,
-                BandwidthChannel& slc, SimulationTrace& trace);
+                BandwidthChannel& slc, SimulationTrace& trace, TileListener* listener);
   void execute(const Kernel& kernel, KernelRecord& record);
 
  private:
   const AppleSpec& soc_;
-  SimulationTrace& trace_;
-  BandwidthChannel& lpddr_;
-  BandwidthChannel& slc_;
+  TileWaves waves_;
 };
 
 class AppleDispatcher : public sc_core::sc_module {
@@ -58,7 +59,8 @@ class AppleDispatcher : public sc_core::sc_module {
 class AppleMachine : public sc_core::sc_module {
  public:
   AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc,
-               const std::vector<Program>& steps, SimulationTrace& trace);
+               const std::vector<Program>& steps, SimulationTrace& trace,
+               TileListener* listener = nullptr);
 
   BandwidthChannel lpddr;
   BandwidthChannel slc;

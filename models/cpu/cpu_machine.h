@@ -4,7 +4,8 @@
 //
 // Timing assumptions (coded in cpu_machine.cpp):
 // - A kernel's tiles (column blocks, heads, element blocks) are split over min(cores, tiles)
-//   threads; the busiest thread holds ceil(tiles / threads) of them and the join waits for it.
+//   threads; the busiest thread holds ceil(tiles / threads) of them and the join waits for it
+//   (one wave of models/common/tile_waves.h).
 // - A thread first streams its operands (DDR through L3), then computes: no overlap of a core's
 //   misses with its own unpack and dot-product instructions. ITREX's measured scaling from 32
 //   to 48 cores (release_data.md) fits time = memory + compute / cores, which overlap would not.
@@ -20,8 +21,10 @@
 #include <vector>
 
 #include "models/common/bandwidth_channel.h"
+#include "models/common/tile_waves.h"
 #include "sim/config/cpu_spec.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
 namespace dfsim {
@@ -30,7 +33,7 @@ class CpuMachine : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CpuMachine);
   CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu, const std::vector<Program>& steps,
-             SimulationTrace& trace);
+             SimulationTrace& trace, TileListener* listener = nullptr);
 
   BandwidthChannel ddr;
   BandwidthChannel l3;
@@ -43,6 +46,7 @@ class CpuMachine : public sc_core::sc_module {
   const CpuSpec& cpu_;
   const std::vector<Program>& steps_;
   SimulationTrace& trace_;
+  TileWaves threads_;
 };
 
 // Seconds one thread computes one tile of `kernel` (its share of the FLOPs and instructions).

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "models/common/collective.h"
+#include "models/common/kernel_record.h"
 
 namespace dfsim {
 
@@ -83,13 +84,7 @@ void DataflowMachine::host() {
       loads_.clear();
       for (std::size_t k = 0; k < count; ++k) {
         const Kernel& kernel = program.kernels[index + k];
-        KernelRecord& record = records_[k];
-        record.step = step_;
-        record.kernel = index + k;
-        record.boundary_begin = k == 0 ? boundary_begin : -1;
-        record.dram_bytes = kernel.dram_bytes();
-        record.flops = kernel.flops;
-        record.name = kernel.name;
+        records_[k] = open_kernel_record(step_, index + k, kernel, k == 0 ? boundary_begin : -1);
         for (std::int64_t chunk = 0; chunk < kernel.token_chunks; ++chunk) {
           for (const Stage& stage : kernel.stages) {
             Load& load = loads_.emplace_back();

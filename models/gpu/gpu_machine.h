@@ -2,13 +2,14 @@
 // costs the launch gap of the launch mode), an array of SMs that runs a kernel's tiles in waves,
 // and two bandwidth channels, L2 and HBM, that the waves' operand traffic goes through.
 //
-// Timing assumptions (documented where they are coded, in gpu_machine.cpp):
+// Timing assumptions (documented where they are coded, in gpu_machine.cpp and
+// models/common/tile_waves.h):
 // - A wave is the set of tiles resident at once (sm_count x tiles_per_unit). Within a wave,
 //   loads and math overlap (software pipelining), so a wave lasts max(DRAM, L2, math); waves of
 //   a kernel run back to back and the last, partial wave is as long as its slowest SM (wave
 //   quantization).
 // - HBM requests of a wave are capped by the bytes its active SMs keep in flight (Little's
-//   law); a wave with few active SMs cannot reach the streaming bandwidth.
+//   law, inflight_bytes_per_sm); a wave with few active SMs cannot reach the streaming bandwidth.
 // - A kernel boundary: the grid drains (the last wave ends), then the next launch takes the
 //   launch gap (kernel_overhead, or graph_overhead under CUDA graphs) before its first wave.
 //   Inside a persistent megakernel (kernel looping on a GPU) the gap is a grid-wide barrier.
@@ -21,6 +22,7 @@
 
 #include "models/common/bandwidth_channel.h"
 #include "models/common/collective.h"
+#include "models/common/tile_waves.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
 #include "sim/mapping/tile_listener.h"
@@ -40,9 +42,8 @@ class SmArray : public sc_core::sc_module {
   const GpuSpec& gpu_;
   SimulationTrace& trace_;
   BandwidthChannel& hbm_;
-  BandwidthChannel& l2_;
   BandwidthChannel& link_;
-  TileListener* listener_;
+  TileWaves waves_;
 };
 
 class GpuDispatcher : public sc_core::sc_module {

@@ -28,14 +28,12 @@ bool is_matmul(const Op& op) {
 // A unified-memory machine still cannot page weights in at these speeds: weights and KV cache
 // must fit in the LPDDR.
 void check_fits(const WorkloadGraph& graph, const AppleSpec& soc) {
-  const auto [weights, kv_cache] = resident_bytes(graph);
-  if (weights + kv_cache <= soc.lpddr.capacity) return;
-  throw InputError(fmt::format(
-      "the model needs {} of weights and {} of KV cache, the SoC has {} of unified memory; use "
-      "a chip with more memory, a smaller weight dtype (--set model.weight_dtype=int4) or a "
-      "shorter context",
-      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
-      format_quantity(soc.lpddr.capacity, Dimension::kBytes)));
+  check_resident_fits(graph, {.capacity = soc.lpddr.capacity,
+                              .holder = "the SoC has",
+                              .memory = " of unified memory",
+                              .per_device = "",
+                              .more = "a chip with more memory",
+                              .smaller_dtype = "int4"});
 }
 
 }  // namespace

@@ -24,14 +24,12 @@ constexpr std::int64_t kElementBlock = 4096;
 constexpr double kQuantizeInstructionsPer16 = 5;
 
 void check_fits(const WorkloadGraph& graph, const CpuSpec& cpu) {
-  const auto [weights, kv_cache] = resident_bytes(graph);
-  if (weights + kv_cache <= cpu.ddr.capacity) return;
-  throw InputError(fmt::format(
-      "the model needs {} of weights and {} of KV cache per socket, the hardware has {} DDR per "
-      "socket; use more sockets, a smaller weight dtype (--set model.weight_dtype=int8) or a "
-      "shorter context",
-      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
-      format_quantity(cpu.ddr.capacity, Dimension::kBytes)));
+  check_resident_fits(graph, {.capacity = cpu.ddr.capacity,
+                              .holder = "the hardware has",
+                              .memory = " DDR",
+                              .per_device = " per socket",
+                              .more = "more sockets",
+                              .smaller_dtype = "int8"});
 }
 
 // A matmul with integer weights (int8, int4, q8_0, q4_0) runs on the integer engines (VNNI /

@@ -83,15 +83,12 @@ void tile_grouped_matmul(const WorkloadGraph& graph, int units, Kernel& kernel) 
 // Serving stacks keep every weight and the KV cache in HBM; a model that does not fit cannot
 // run there at all (no stack streams weights from host memory at these speeds).
 void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
-  const auto [weights, kv_cache] = resident_bytes(graph);
-  if (weights + kv_cache <= gpu.hbm.capacity) return;
-  const std::string per_gpu = gpu.sockets > 1 ? " per GPU" : "";
-  throw InputError(fmt::format(
-      "the model needs {} of weights and {} of KV cache{}, the hardware has {} HBM{}; use more "
-      "GPUs (e.g. --hw dgx-h100), a smaller weight dtype (--set model.weight_dtype=fp8) or a "
-      "shorter context",
-      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
-      per_gpu, format_quantity(gpu.hbm.capacity, Dimension::kBytes), per_gpu));
+  check_resident_fits(graph, {.capacity = gpu.hbm.capacity,
+                              .holder = "the hardware has",
+                              .memory = " HBM",
+                              .per_device = gpu.sockets > 1 ? " per GPU" : "",
+                              .more = "more GPUs (e.g. --hw dgx-h100)",
+                              .smaller_dtype = "fp8"});
 }
 
 // Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
@@ -115,6 +112,55 @@ void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel
     const std::int64_t row_blocks = rows <= kGemvRows ? 1 : ceil_div(rows, kGemmTile);
     kernel.dequant_slots += op.weight_elements * it->second * static_cast<double>(row_blocks);
   }
+}
+
+// Weight-only int4 GEMVs run as gpt-fast runs them (ASSUMPTION: the stack of the int4 rows is
+// gpt-fast, whose WeightOnlyInt4Linear calls torch.ops.aten._weight_int4pack_mm, "tinygemm",
+// pytorch aten/src/ATen/native/cuda/int4mm.cu). Its launch configuration, not a whole-SM GEMV:
+// - _weight_int4pack_mm_cuda launches HANDLE_Q_GROUP(8, 8, ...): 8 warps per CTA, 8 k-tiles
+//   (16 k each) per warp iteration, one CTA per 8 output columns (kNTileSize) and 16 rows
+//   (kMTileSize) spanning the whole k: grid (1, n / 8, ceil(m / 16)).
+// - CTAs resident per SM: ptxas (CUDA 13.0, -arch=sm_80 -O3) assigns the kernel
+//   tinygemm_m16n8k16_chunk_kernel<..., 8, 8> with BLayout_TC_int4<8, 32> 64 registers per
+//   thread, no spills, 4 KiB shared memory: 65536 registers / (64 x 256 threads) = 4 CTAs (the
+//   2048-thread limit would allow 8; shared memory 41).
+// - Bytes in flight: the loop issues one iteration's loads per warp and consumes them before the
+//   next (no prefetch): 1024 weights (8 columns x 128 k), i.e. one 16 B int4x32 load per lane
+//   (512 B) plus the scales and zero points of those weights (8 columns x 4 B per group of
+//   32 k: 128 B at group 32). The activations are L2/L1 hits.
+constexpr std::int64_t kTinygemmColumns = 8;
+constexpr std::int64_t kTinygemmRows = 16;
+constexpr int kTinygemmResidentCtas = 4;
+constexpr double kTinygemmWarps = 8;
+constexpr double kTinygemmWeightsPerWarpIteration = 8 * 128;
+
+void tile_tinygemm(const WorkloadGraph& graph, Kernel& kernel) {
+  std::int64_t tiles = 0;
+  double weight_bytes = 0;
+  double weights = 0;
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    tiles += ceil_div(op.m, kTinygemmRows) * ceil_div(op.n, kTinygemmColumns);
+    weight_bytes += op.weight_bytes;
+    weights += op.weight_elements;
+  }
+  kernel.tiles = tiles;
+  kernel.tiles_per_unit = kTinygemmResidentCtas;
+  // Stored bytes per weight, scales included (0.5 + 4 / group).
+  const double bytes_per_weight = weight_bytes / weights;
+  kernel.inflight_bytes_per_unit =
+      kTinygemmResidentCtas * kTinygemmWarps * kTinygemmWeightsPerWarpIteration * bytes_per_weight;
+}
+
+bool is_int4_gemv(const WorkloadGraph& graph, const Kernel& kernel) {
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    if (op.kind != OpKind::kMatMul || op.weight_dtype != Dtype::kInt4 || op.weight_elements <= 0 ||
+        op.m > kGemvRows) {
+      return false;
+    }
+  }
+  return !kernel.ops.empty();
 }
 
 void tile_attention(const WorkloadGraph& graph, int units, Kernel& kernel) {
@@ -157,16 +203,29 @@ void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
   kernel.onchip_bytes = kernel.dram_bytes();
 }
 
+// gpt-fast's FeedForward keeps w1 (gate) and w3 (up) as two Linear modules (model.py); int4
+// replaces each with a WeightOnlyInt4Linear whose _weight_int4pack_mm is an extern kernel
+// torch.compile cannot fuse, so the int4 decode step launches gate and up apart. (q/k/v are one
+// wqkv Linear there: still one kernel.)
+std::string gpu_fusion_key(const Op& op) {
+  if ((op.role == "gate_proj" || op.role == "up_proj") && op.kind == OpKind::kMatMul &&
+      op.weight_dtype == Dtype::kInt4 && op.m <= kGemvRows) {
+    return op.role;
+  }
+  return serving_fusion_key(op);
+}
+
 }  // namespace
 
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   check_fits(graph, gpu);
-  Program program = form_gpu_program(graph, gpu.sm_count, serving_fusion_key);
+  Program program = form_gpu_program(graph, gpu.sm_count, gpu_fusion_key);
   for (Kernel& kernel : program.kernels) {
     const OpKind kind = graph.op(kernel.ops.front()).kind;
     if (kind == OpKind::kMatMul || kind == OpKind::kRouter || kind == OpKind::kExpertMatMul) {
       count_dequantization(graph, gpu, kernel);
     }
+    if (is_int4_gemv(graph, kernel)) tile_tinygemm(graph, kernel);
   }
   return program;
 }

@@ -5,6 +5,9 @@
 #include <map>
 #include <set>
 
+#include "sim/common/error.h"
+#include "sim/common/units.h"
+
 namespace dfsim {
 
 namespace {
@@ -63,6 +66,17 @@ ResidentBytes resident_bytes(const WorkloadGraph& graph) {
     if (op.kind == OpKind::kLinearAttention) bytes.kv_cache += op.cache_write_bytes;  // DiJiang state
   }
   return bytes;
+}
+
+void check_resident_fits(const WorkloadGraph& graph, const ResidentMemory& memory) {
+  const auto [weights, kv_cache] = resident_bytes(graph);
+  if (weights + kv_cache <= memory.capacity) return;
+  throw InputError(fmt::format(
+      "the model needs {} of weights and {} of KV cache{}, {} {}{}{}; use {}, a smaller weight "
+      "dtype (--set model.weight_dtype={}) or a shorter context",
+      format_quantity(weights, Dimension::kBytes), format_quantity(kv_cache, Dimension::kBytes),
+      memory.per_device, memory.holder, format_quantity(memory.capacity, Dimension::kBytes),
+      memory.memory, memory.per_device, memory.more, memory.smaller_dtype));
 }
 
 std::string serving_fusion_key(const Op& op) {

@@ -27,6 +27,19 @@ struct ResidentBytes {
 };
 ResidentBytes resident_bytes(const WorkloadGraph& graph);
 
+// The memory a step's weights and KV cache must fit in (serving stacks keep both resident), in
+// the words of the error that says they do not: "<holder> <capacity><memory><per_device>".
+struct ResidentMemory {
+  double capacity = 0;        // bytes
+  std::string holder;         // "the hardware has"
+  std::string memory;         // " HBM", " DDR", " of unified memory"
+  std::string per_device;     // "", " per GPU", " per socket"
+  std::string more;           // the first remedy: "more GPUs (e.g. --hw dgx-h100)"
+  std::string smaller_dtype;  // a weight dtype to suggest: "fp8"
+};
+// Throws InputError naming both sizes and the remedies when the graph does not fit.
+void check_resident_fits(const WorkloadGraph& graph, const ResidentMemory& memory);
+
 // Walks the graph in order and forms kernels; work and DRAM bytes are summed, tiling is left at
 // one tile for the mapper to set.
 std::vector<Kernel> form_kernels(const WorkloadGraph& graph, const FusionKey& key);

@@ -52,6 +52,10 @@ struct Kernel : Work {
   // unit (SM) at a time. The work is split evenly over the tiles.
   std::int64_t tiles = 1;
   int tiles_per_unit = 1;
+  // Tile machines (GPU, Apple, CPU): DRAM bytes each active unit keeps in flight for this
+  // kernel, the Little's-law cap on its waves' DRAM rate (models/common/tile_waves.h), where
+  // its loads differ from the machine's (e.g. a kernel issuing wider or more asynchronous loads).
+  double inflight_bytes_per_unit = 0;  // 0: the machine's default
 
   // CPU: ops per core per cycle of the engine the mapper chose for the matmul FLOPs (AMX tiles
   // or AVX-512), and vector instructions besides the FLOPs (unpacking quantized weights).

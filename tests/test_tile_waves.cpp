@@ -1,0 +1,85 @@
+// The wave executor the tile machines share (models/common/tile_waves.h): the Little's-law cap
+// and a kernel's own in-flight bytes (Kernel::inflight_bytes_per_unit), derived by hand. The
+// simulated case runs in a forked child (SystemC elaborates once per process).
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <variant>
+#include <vector>
+
+#include "models/common/tile_waves.h"
+#include "models/simulate.h"
+#include "sim/config/catalog.h"
+#include "sim/engine/isolated_run.h"
+
+using dfsim::Kernel;
+using dfsim::WaveUnits;
+
+namespace {
+
+// h100-sxm's figures, pinned so the derivations below do not move when the file is retuned.
+constexpr int kSms = 132;
+constexpr double kStreaming = 3.35e12 * 0.89;  // B/s: 2.9815e12
+constexpr double kLatency = 343e-9;            // s
+constexpr double kInflight = 32768;            // B per SM, the machine's default
+
+// 4 tiles of 8 MiB reading DRAM only: 4 SMs active of 132.
+Kernel four_tile_read(const char* name, double inflight_override) {
+  Kernel kernel;
+  kernel.name = name;
+  kernel.role = name;
+  kernel.dram_read_bytes = 4 * 8.0 * 1024 * 1024;
+  kernel.tiles = 4;
+  kernel.tiles_per_unit = 1;
+  kernel.inflight_bytes_per_unit = inflight_override;
+  return kernel;
+}
+
+}  // namespace
+
+TEST_CASE("tile waves: a kernel's in-flight bytes replace the machine's default", "[model]") {
+  const WaveUnits units{.count = kSms, .inflight_bytes_per_unit = kInflight};
+  CHECK(dfsim::inflight_bytes_per_unit(four_tile_read("default", 0), units) == kInflight);
+  CHECK(dfsim::inflight_bytes_per_unit(four_tile_read("wide", 131072), units) == 131072);
+
+  const double tile = 8.0 * 1024 * 1024;
+  // 4 units x min(32 KiB, 8 MiB) = 131072 B over 343 ns: 3.82134e11 B/s.
+  CHECK(dfsim::little_law_cap(kInflight, 4, 1, tile, kLatency) == Approx(3.82134e11).epsilon(1e-5));
+  // 4 units x min(128 KiB, 8 MiB) = 524288 B over 343 ns: 1.52854e12 B/s, four times as much.
+  CHECK(dfsim::little_law_cap(131072, 4, 1, tile, kLatency) == Approx(1.52854e12).epsilon(1e-5));
+  // A unit never has more in flight than its tiles' bytes: 4 x min(128 KiB, 2 x 16 KiB) = 131072.
+  CHECK(dfsim::little_law_cap(131072, 4, 2, 16384, kLatency) == Approx(3.82134e11).epsilon(1e-5));
+  // No latency: uncapped.
+  CHECK(dfsim::little_law_cap(131072, 4, 1, tile, 0) == 0);
+}
+
+TEST_CASE("tile waves: a kernel's in-flight bytes set its waves' DRAM rate on a GPU", "[model]") {
+  dfsim::HwConfig hw = dfsim::load_hw_config("h100-sxm", {});
+  dfsim::GpuSpec& gpu = std::get<dfsim::GpuSpec>(hw.spec);
+  gpu.sm_count = kSms;
+  gpu.hbm.bandwidth = 3.35e12;
+  gpu.hbm.achievable_fraction = 0.89;
+  gpu.hbm.latency = kLatency;
+  gpu.inflight_bytes_per_sm = kInflight;
+  std::vector<dfsim::Program> steps(1);
+  steps[0].kernels.push_back(four_tile_read("default", 0));
+  steps[0].kernels.push_back(four_tile_read("wide", 131072));
+  const nlohmann::json times = dfsim::run_in_child([&] {
+    dfsim::SimulationTrace trace = dfsim::simulate(hw, steps);
+    nlohmann::json out = nlohmann::json::array();
+    for (const dfsim::KernelRecord& record : trace.kernels)
+      out.push_back(record.end - record.start);
+    return out;
+  });
+  REQUIRE(times.size() == 2);
+  const double bytes = 4 * 8.0 * 1024 * 1024;  // 33554432 B
+  // Default: 131072 B in flight. The first window streams (131072 / 2.9815e12 = 43.96 ns), the
+  // rest at the cap: 343 ns + 43.96 ns + 33423360 / 3.82134e11 (87.465 us) = 87.852 us.
+  CHECK(times[0].get<double>() == Approx(87.852e-6).epsilon(1e-4));
+  // 128 KiB per SM: 524288 B in flight, cap 1.52854e12 B/s (51 % of streaming):
+  // 343 ns + 175.85 ns + 33030144 / 1.52854e12 (21.609 us) = 22.128 us.
+  CHECK(times[1].get<double>() == Approx(22.128e-6).epsilon(1e-4));
+  const double in_flight = 4 * 131072.0;
+  CHECK(times[1].get<double>() ==
+        Approx(kLatency + in_flight / kStreaming + (bytes - in_flight) / (in_flight / kLatency))
+            .epsilon(1e-6));
+}
