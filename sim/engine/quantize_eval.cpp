@@ -171,8 +171,12 @@ QuantizeEvalReport run_quantize_eval(const QuantizeEvalRequest& request) {
   check_override_prefixes(request.overrides);
   const std::vector<std::string> schemes =
       request.schemes.empty() ? quantize_eval_schemes() : request.schemes;
+  std::vector<Override> plain;
+  for (const Override& o : request.overrides) {
+    if (o.key != "model.smoothquant_alpha") plain.push_back(o);
+  }
   const ModelSpec reference =
-      load_model_spec(request.model, joined(request.overrides, scheme_overrides(kReference)));
+      load_model_spec(request.model, joined(plain, scheme_overrides(kReference)));
   functional::check_functional_model(reference);
   if (request.prompt_count < 1 || request.prompt_length < 1) {
     throw InputError("--prompt-count and --prompt-length: must be at least 1");
@@ -230,7 +234,12 @@ QuantizeEvalReport run_quantize_eval(const QuantizeEvalRequest& request) {
   auto evaluate = [&](const std::string& scheme) {
     SchemeReport row;
     row.scheme = scheme;
-    std::vector<Override> overrides = joined(request.overrides, scheme_overrides(scheme));
+    // SmoothQuant's alpha is an error on any other scheme; the user's --set applies to it alone.
+    std::vector<Override> user;
+    for (const Override& o : request.overrides) {
+      if (scheme == "smoothquant" || o.key != "model.smoothquant_alpha") user.push_back(o);
+    }
+    std::vector<Override> overrides = joined(user, scheme_overrides(scheme));
     if (request.simulate) {
       RunRequest run;
       run.model = request.model;
