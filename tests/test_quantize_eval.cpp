@@ -233,6 +233,20 @@ TEST_CASE("dfsim quantize-eval prints every scheme for a safetensors file, and r
   // Decode on a CPU is bandwidth-bound: int8 weights (a quarter of the bytes) outrun fp32.
   CHECK(rows[4]["tokens_per_second"].get<double>() > rows[0]["tokens_per_second"].get<double>());
 
+  auto table = testing::run_dfsim(
+      dir, "quantize-eval --model tiny-llama --weights tiny.safetensors --prompt-length 8");
+  REQUIRE(table.code == 0);
+  const auto lines = testing::split_lines(table.out);
+  REQUIRE(lines.size() == 15);  // title, 6 lines of notes, the header, 7 rows
+  CHECK(lines[0] == "dfsim quantize-eval: tiny-llama on xeon-8480+");
+  for (std::size_t i = 0; i < names.size(); ++i)
+    CHECK(lines[8 + i].rfind("  " + names[i] + " ", 0) == 0);
+  CHECK(lines[8].find(" 100.00 %     0.000e+00               0 ") != std::string::npos);
+
+  auto missing =
+      testing::run_dfsim(dir, "quantize-eval --model tiny-llama --weights none.safetensors");
+  CHECK(missing.code == 2);
+  CHECK(missing.err.find("none.safetensors") != std::string::npos);
   auto bad = testing::run_dfsim(dir, "quantize-eval --model tiny-llama --scheme int8-wo,int3");
   CHECK(bad.code == 2);
   CHECK(bad.err.find("--scheme: unknown scheme 'int3'") != std::string::npos);
