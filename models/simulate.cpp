@@ -1,13 +1,17 @@
 #include "models/simulate.h"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <systemc>
 
 #include "models/apple/apple_machine.h"
+#include "models/common/sim_time.h"
 #include "models/cpu/cpu_machine.h"
 #include "models/dataflow/dataflow_machine.h"
 #include "models/gpu/gpu_machine.h"
+#include "sim/common/error.h"
 
 namespace dfsim {
 
@@ -60,6 +64,13 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, 
     keep_rates("UPI", machine.upi);
   } else {
     throw std::logic_error("no machine model for family " + hw.family);
+  }
+  if (simulated_time_overflowed()) {
+    throw InputError(fmt::format(
+        "the run would last more than {:g} simulated seconds (the range of SystemC's clock): a "
+        "bandwidth, rate or latency of {} is far outside what real hardware has; check the config "
+        "and the --set values",
+        kMaxSimulatedSeconds, hw.name));
   }
   return trace;
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dfsim needs (only those missing; `apt-get update` at most once)
 # and builds dfsim in Release mode into build/. Idempotent: a second run installs nothing and
-# rebuilds only what changed.
+# rebuilds only what changed. `--packages-only` installs and builds nothing
+# (scripts/test.sh --sanitize builds its own tree).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,8 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+[ "${1:-}" = "--packages-only" ] && exit 0
 
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

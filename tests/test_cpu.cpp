@@ -11,6 +11,7 @@
 #include "sim/config/catalog.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/mapping/cpu_mapper.h"
+#include "sim/mapping/mapper.h"
 #include "sim/workload/workload_graph.h"
 #include "tests/test_support.h"
 
@@ -142,4 +143,43 @@ TEST_CASE("A decode matmul on 48 Xeon cores: fork/join, DDR stream, then the bus
   const double time = result["end"].get<double>() - result["start"].get<double>();
   CHECK(time == Approx(expected).margin(1e-10));
   CHECK(result["end_time"].get<double>() == Approx(4e-6 + expected).margin(1e-10));
+}
+
+TEST_CASE("Kernel looping on a CPU turns fork/joins into barriers", "[cpu]") {
+  const HwConfig hw = xeon("xeon-8480+");
+  // Two one-tile kernels of 256,000 int8 ops at 256 per cycle: 1000 cycles / 2.0 GHz = 0.5 us.
+  Kernel kernel;
+  kernel.name = kernel.role = "gemv";
+  kernel.compute_dtype = Dtype::kInt8;
+  kernel.flops = kernel.matmul_flops = 256000;
+  kernel.matmul_ops_per_cycle = 256;
+  dfsim::Program looped;
+  looped.kernels = {kernel, kernel};
+  looped.kernels[1].continues_loop = true;
+  const nlohmann::json result = dfsim::run_in_child([&] {
+    return nlohmann::json{{"end_time", dfsim::simulate(hw, {looped}).end_time}};
+  });
+  // fork/join 4 us + 0.5 us + barrier 1 us + 0.5 us = 6 us (unlooped it would be 9 us).
+  CHECK(result["end_time"].get<double>() == Approx(6e-6).margin(1e-11));
+}
+
+TEST_CASE("Two sockets need UPI and split the model by tensor parallelism", "[cpu]") {
+  // A second socket without a upi section is an input error naming the key.
+  dfsim::testing::TempDir dir;
+  const std::string path = dir.write("two.yaml", "inherit: xeon-8480+\nname: two\nsockets: 2\n");
+  CHECK_THROWS_WITH(dfsim::load_hw_config(path, {}),
+                    Catch::Contains("upi") && Catch::Contains("2 sockets"));
+  // xeon-8480+-2s: each socket runs half the heads (32 / 2 = 16 of 128 = q width 2048) and the
+  // o and down projections end in an all-reduce over UPI (2 per layer, 32 layers).
+  const HwConfig hw = xeon("xeon-8480+-2s");
+  const dfsim::ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
+  const dfsim::Program program =
+      dfsim::map_program(dfsim::build_decoder_graph(model, {1, 1, 32, false}, hw.sockets()), hw);
+  int all_reduces = 0;
+  for (const Kernel& kernel : program.kernels) {
+    if (kernel.collective == dfsim::Collective::kAllReduce) all_reduces += 1;
+  }
+  CHECK(all_reduces == 64);
+  // q/k/v per socket: 3 x 2048 columns in blocks of 64 = 96 tiles.
+  CHECK(kernel_named(program, "layer0.qkv_proj").tiles == 96);
 }

@@ -150,3 +150,25 @@ TEST_CASE("Quantize ops cost time on GPU, CPU and dataflow machines", "[quantiza
     CHECK(report["time_s"].get<double>() > 0);
   }
 }
+
+TEST_CASE("Fused dequantize epilogues leave a matmul kernel's tile grid alone", "[quantization]") {
+  // llama2-7b prefill of 2048 tokens: gate/up is [2048, 4096] x [4096, 2 x 11008]. GPU tiles of
+  // 128 x 128: 16 x 172 = 2752; CPU column blocks of 64 x row blocks of 64: 344 x 32 = 11,008.
+  for (const char* scheme : {"weight-only", "w8a8-dynamic"}) {
+    const dfsim::ModelSpec model = dfsim::load_model_spec(
+        "llama2-7b", {dfsim::parse_override(std::string("model.quantization=") + scheme),
+                      dfsim::parse_override("model.weight_dtype=int8")});
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, {1, 2048, 0, true});
+    INFO(scheme);
+    for (const auto& [hw, tiles] : {std::pair{"h100-sxm", 2752}, std::pair{"xeon-8480+", 11008}}) {
+      const dfsim::Program program = dfsim::map_program(graph, dfsim::load_hw_config(hw, {}));
+      int found = 0;
+      for (const auto& kernel : program.kernels) {
+        if (kernel.name != "layer0.gate_up_proj") continue;
+        found += 1;
+        CHECK(kernel.tiles == tiles);
+      }
+      CHECK(found == 1);
+    }
+  }
+}

@@ -1,5 +1,5 @@
-#include "models/common/sim_time.h"
 #include "models/common/bandwidth_channel.h"
+#include "models/common/sim_time.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,8 +9,8 @@
 
 namespace dfsim {
 
-using sc_core::sc_time;
 using sc_core::SC_SEC;
+using sc_core::sc_time;
 
 namespace {
 // SystemC time has 1 ps resolution: a transfer with less than a picosecond of work left is done.
@@ -126,7 +126,7 @@ void BandwidthChannel::update() {
   if (!pending_.empty()) next = std::min(next, pending_.front().first - now);
   if (std::isfinite(next)) {
     wake_.cancel();
-    wake_.notify(sc_time(std::max(next, kResolution), SC_SEC));
+    if (time_in_range(next)) wake_.notify(sc_time(std::max(next, kResolution), SC_SEC));
   }
 }
 

@@ -90,11 +90,13 @@ void CpuMachine::run() {
       record.flops = kernel.flops;
       record.name = kernel.name;
       // Each op is a parallel region: the runtime wakes its threads and joins them at the end.
-      wait_seconds(cpu_.fork_join);
+      // Under kernel looping the step is one persistent region: threads meet at a barrier.
+      wait_seconds(kernel.continues_loop ? cpu_.barrier : cpu_.fork_join);
       record.start = now_seconds();
       if (trace_.record_units) {
         trace_.unit_slices.push_back(
-            {"runtime", "fork/join " + kernel.name, record.boundary_begin, record.start});
+            {"runtime", (kernel.continues_loop ? "barrier " : "fork/join ") + kernel.name,
+             record.boundary_begin, record.start});
       }
       execute(kernel, record);
       record.end = now_seconds();

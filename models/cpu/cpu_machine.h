@@ -10,7 +10,8 @@
 //   to 48 cores (release_data.md) fits time = memory + compute / cores, which overlap would not.
 // - DDR requests of the active threads are capped by the misses they keep in flight over the
 //   latency (Little's law), so a kernel on few threads cannot fill the channels.
-// - Every kernel pays the fork/join of its parallel region.
+// - Every kernel pays the fork/join of its parallel region; under kernel looping the step is one
+//   persistent region and a kernel boundary is a barrier among running threads.
 // - Collectives (tensor parallelism over `sockets`) run on UPI as ring algorithms; the model
 //   simulates one socket, the others being symmetric.
 #pragma once

@@ -1,5 +1,8 @@
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 
 #include "sim/cli/commands.h"
@@ -10,6 +13,9 @@ namespace dfsim {
 int dfsim_main(int argc, char** argv) {
   // Before any SystemC object exists: dfsim's output stays free of SystemC's banner.
   setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+  // A file-size limit (ulimit -f) then fails the write with EFBIG, which is reported like a full
+  // disk, instead of killing dfsim in the middle of a row.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "dfsim: a simulator and performance model of LLM inference on accelerators.\n"
       "Maps transformer workload graphs onto SystemC hardware models and reports time,\n"
@@ -41,9 +47,17 @@ int dfsim_main(int argc, char** argv) {
     std::fprintf(stderr, "Run 'dfsim --help' for usage.\n");
     return kExitBadInput;
   }
+  // A report that did not reach stdout (a full disk, a closed pipe) is an error, not exit 0.
+  auto flushed = [](int code) {
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      std::fprintf(stderr, "dfsim: error: stdout: cannot write: %s\n", std::strerror(errno));
+      return code == 0 ? 1 : code;
+    }
+    return code;
+  };
   try {
     for (auto& [subcommand, action] : actions) {
-      if (subcommand->parsed()) return action();
+      if (subcommand->parsed()) return flushed(action());
     }
   } catch (const InputError& error) {
     std::fprintf(stderr, "dfsim: error: %s\n", error.what());

@@ -1,16 +1,13 @@
-// Output files of the commands are written to a temporary name and renamed, so a reader (or a
-// crash half-way) never leaves half a file behind.
+// Where a command's report goes: stdout, or a file written atomically (sim/common/atomic_file.h).
 #pragma once
 
 #include <string>
 
+#include "sim/common/atomic_file.h"
+
 namespace dfsim {
 
-// Writes `text` to `path`; a failure is an InputError naming `option` and the path.
-void write_file_atomically(const std::string& path, const std::string& text,
-                           const std::string& option);
-
-// A command's report: to stdout when `path` is empty, else to the file as above.
+// A command's report: to stdout when `path` is empty, else to the file, atomically.
 void write_output(const std::string& path, const std::string& text, const std::string& option);
 
 }  // namespace dfsim

@@ -119,14 +119,14 @@ Action add_roofline_command(CLI::App& app) {
   cmd->add_option("--phase", options->phases,
                   "decode (default), prefill, or decode,prefill (both on one plot)");
   cmd->add_option("--batch", options->batch, "Sequences processed together (default 1)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+      ->check(CLI::Range(std::int64_t{1}, kMaxBatch));
   cmd->add_option("--context", options->context,
                   "Decode: tokens already in the KV cache (default 128, or --prompt)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+      ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--prompt", options->prompt, "Prefill: prompt length (default 512)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+      ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--tokens", options->tokens, "Decode: steps simulated and summed (default 1)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24));
+      ->check(CLI::Range(std::int64_t{1}, kMaxDecodeSteps));
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or "
                   "model.<path>=value (repeatable)");

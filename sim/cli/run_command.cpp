@@ -233,17 +233,17 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--phase", options->phase, "decode (default) or prefill")
       ->check(CLI::IsMember({"decode", "prefill"}));
   cmd->add_option("--batch", options->batch, "Sequences processed together (default 1)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 20));
+      ->check(CLI::Range(std::int64_t{1}, kMaxBatch));
   cmd->add_option("--context", options->context,
                   "Decode: tokens already in the KV cache at the first step (default 128)")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+      ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--prompt", options->prompt,
                   "Prefill: prompt length (default 512); decode: same as --context")
-      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 30));
+      ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--tokens", options->tokens,
                   "Decode: tokens generated (steps, default 128); --functional: tokens generated "
                   "greedily (the prefill's, then one per decode step; default 8)")
-      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 24))
+      ->check(CLI::Range(std::int64_t{1}, kMaxDecodeSteps))
       ->each([options](const std::string&) { options->tokens_given = true; });
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or model.<path>=value, e.g. "

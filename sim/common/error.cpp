@@ -8,13 +8,40 @@ std::string SourceLocation::str() const {
 }
 
 namespace {
+
+// Messages quote what the user wrote (a key, a value, a YAML error about a control character);
+// escaping control characters keeps every message one line, as promised.
+std::string one_line(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string compose(const SourceLocation& location, const std::string& key,
                     const std::string& message) {
   std::string out = location.str();
   if (!out.empty()) out += ": ";
   if (!key.empty()) out += key + ": ";
-  return out + message;
+  return one_line(out + message);
 }
+
 }  // namespace
 
 InputError::InputError(SourceLocation location, std::string key, const std::string& message)
@@ -22,6 +49,6 @@ InputError::InputError(SourceLocation location, std::string key, const std::stri
       location_(std::move(location)),
       key_(std::move(key)) {}
 
-InputError::InputError(const std::string& message) : std::runtime_error(message) {}
+InputError::InputError(const std::string& message) : std::runtime_error(one_line(message)) {}
 
 }  // namespace dfsim

@@ -1,5 +1,6 @@
 #include "sim/config/config_tree.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,9 +9,18 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <unordered_set>
 
 namespace dfsim {
+
+ConfigNode::ConfigNode() = default;
+ConfigNode::ConfigNode(const ConfigNode&) = default;
+ConfigNode::ConfigNode(ConfigNode&&) noexcept = default;
+ConfigNode& ConfigNode::operator=(const ConfigNode&) = default;
+ConfigNode& ConfigNode::operator=(ConfigNode&&) noexcept = default;
+ConfigNode::~ConfigNode() = default;
 
 const ConfigNode* ConfigNode::find(std::string_view key) const {
   for (const auto& [name, value] : entries) {
@@ -124,26 +134,70 @@ class Converter {
   size_t converted_ = 0;
 };
 
+// Records where the content of each document of a stream starts, and nothing else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override { starts.emplace_back(); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+  std::vector<std::optional<YAML::Mark>> starts;  // per document, its first node
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (!starts.empty() && !starts.back()) starts.back() = mark;
+  }
+};
+
 ConfigNode parse(std::string_view text, const std::string& file, const SourceLocation* fixed,
                  const std::string& path) {
   Converter converter(file, fixed);
-  std::vector<YAML::Node> documents;
+  const std::string input(text);
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    // yaml-cpp 0.7's LoadAll never returns on a ',' where a node should start (",", "{}\n,"):
+    // each next document is empty and consumes nothing (jbeder/yaml-cpp#1040, fixed upstream by
+    // #1319). Documents are therefore counted here, stopping at the second one.
+    std::istringstream stream(input);
+    YAML::Parser parser(stream);
+    DocumentStarts documents;
+    while (documents.starts.size() < 2 && parser.HandleNextDocument(documents)) {
+    }
+    if (documents.starts.empty()) {
+      ConfigNode empty;
+      empty.location = fixed ? *fixed : SourceLocation{file, 1, 1};
+      return empty;
+    }
+    if (documents.starts.size() > 1) {
+      const YAML::Mark second = documents.starts[1].value_or(YAML::Mark::null_mark());
+      const auto at = static_cast<std::size_t>(second.pos);
+      if (second.pos >= 0 && at < input.size() && input[at] == ',') {
+        throw InputError(converter.locate(second), fixed ? path : "",
+                         "YAML syntax error: unexpected ','");
+      }
+      throw InputError(converter.locate(second), path, "only one YAML document is allowed");
+    }
+    document = YAML::Load(input);
   } catch (const YAML::Exception& error) {
     throw InputError(converter.locate(error.mark), fixed ? path : "",
                      "YAML syntax error: " + error.msg);
   }
-  if (documents.empty()) {
-    ConfigNode empty;
-    empty.location = fixed ? *fixed : SourceLocation{file, 1, 1};
-    return empty;
-  }
-  if (documents.size() > 1) {
-    throw InputError(converter.locate(documents[1].Mark()), path,
-                     "only one YAML document is allowed");
-  }
-  return converter.convert(documents.front(), path);
+  return converter.convert(document, path);
 }
 
 // Child over parent, in place. Merged maps take the child's location: it is the file the user
@@ -162,7 +216,6 @@ void merge_into(ConfigNode& base, ConfigNode&& over) {
     }
   }
 }
-
 
 std::filesystem::path identity_of(const std::string& path) {
   std::error_code error;

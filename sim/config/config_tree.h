@@ -17,7 +17,7 @@ struct ConfigNode {
   enum class Kind { kNull, kScalar, kMap, kSequence };
 
   Kind kind = Kind::kNull;
-  std::string scalar;                                      // kScalar: the text as written
+  std::string scalar;  // kScalar: the text as written
   // kScalar written in quotes: a JSON string, never a number or boolean (JSON is read as YAML,
   // and `"4096"` must not pass for the integer 4096 where a config.json needs a number).
   bool quoted = false;
@@ -25,6 +25,15 @@ struct ConfigNode {
   std::vector<ConfigNode> items;                            // kSequence
   SourceLocation location;                                  // where the value starts
   SourceLocation key_location;                              // where its key starts (map entries)
+
+  // Defined in the .cpp, where ConfigNode is complete: clang with libstdc++ rejects the implicit
+  // ones, which instantiate std::pair<std::string, ConfigNode> inside this definition.
+  ConfigNode();
+  ConfigNode(const ConfigNode&);
+  ConfigNode(ConfigNode&&) noexcept;
+  ConfigNode& operator=(const ConfigNode&);
+  ConfigNode& operator=(ConfigNode&&) noexcept;
+  ~ConfigNode();
 
   bool is_map() const { return kind == Kind::kMap; }
   const ConfigNode* find(std::string_view key) const;

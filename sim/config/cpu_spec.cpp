@@ -87,6 +87,7 @@ CpuSpec parse_cpu(ConfigReader& root) {
   }
   ConfigReader region = root.child("parallel_region");
   cpu.fork_join = region.quantity("fork_join", Dimension::kDuration, Range::kNonNegative);
+  cpu.barrier = region.quantity("barrier", Dimension::kDuration, Range::kNonNegative);
   region.finish();
   return cpu;
 }

@@ -53,6 +53,9 @@ struct CpuSpec {
   double upi_bandwidth = 0;  // bytes/s per direction between two sockets (all links)
   double upi_latency = 0;    // seconds per step of a cross-socket collective
   double fork_join = 0;      // seconds to start the threads of a parallel region and join them
+  // Seconds for a barrier among threads already running: the boundary between kernels inside
+  // one persistent parallel region (kernel looping on a CPU).
+  double barrier = 0;
 
   // Peak ops/s of one socket's used cores on the best engine for `dtype` (AMX, else AVX-512).
   double peak_ops(Dtype dtype) const;

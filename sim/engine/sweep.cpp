@@ -92,6 +92,9 @@ std::vector<json> point_row(const SweepPlan& plan, const SweepPoint& point,
     case WorkerOutcome::Kind::kSignaled: {
       error = fmt::format("crashed: killed by signal {} ({})", outcome.signal,
                           strsignal(outcome.signal));
+      // Nothing in dfsim sends SIGKILL to a worker that has not timed out: it is the kernel's OOM
+      // killer (or a person), and the point needs more memory than it had.
+      if (outcome.signal == SIGKILL) error += ", out of memory?";
       std::string detail = last_line(outcome.error_tail);
       if (!detail.empty()) error += ": " + detail;
       break;

@@ -80,16 +80,20 @@ std::optional<std::int64_t> parse_integer(const std::string& text) {
 
 // Checks one value of a phase or looping key; InputError prefixed by `where`.
 void check_value(const std::string& key, const std::string& value, const std::string& where) {
-  auto integer_at_least = [&](std::int64_t minimum) {
+  auto integer_in = [&](std::int64_t minimum, std::int64_t maximum) {
     auto parsed = parse_integer(value);
     if (!parsed || *parsed < minimum) {
       throw InputError(where + ": " + key + ": expected an integer >= " + std::to_string(minimum) +
                        ", got '" + value + "'");
     }
+    if (*parsed > maximum) {
+      throw InputError(where + ": " + key + ": at most " + std::to_string(maximum) + ", got '" +
+                       value + "'");
+    }
   };
-  if (key == "phase.batch") integer_at_least(1);
-  if (key == "phase.context") integer_at_least(0);
-  if (key == "phase.tokens") integer_at_least(1);
+  if (key == "phase.batch") integer_in(1, kMaxBatch);
+  if (key == "phase.context") integer_in(0, kMaxContext);
+  if (key == "phase.tokens") integer_in(1, kMaxDecodeSteps);
   if (key == "phase.kind" && value != "decode" && value != "prefill") {
     throw InputError(where + ": phase.kind: expected decode or prefill, got '" + value + "'");
   }

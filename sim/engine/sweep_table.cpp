@@ -131,11 +131,15 @@ int SweepFile::column_index(const std::string& column) const {
 }
 
 SweepFile read_sweep_file(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  std::string text;
+  if (stream) text.assign(std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>());
+  return parse_sweep_text(text, path);
+}
+
+SweepFile parse_sweep_text(const std::string& text, const std::string& path) {
   SweepFile file;
   file.format = sweep_file_format(path, "sweep file");
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) return file;
-  std::string text((std::istreambuf_iterator<char>(stream)), std::istreambuf_iterator<char>());
   std::size_t last_newline = text.rfind('\n');
   file.complete_bytes = last_newline == std::string::npos ? 0 : last_newline + 1;
   file.partial_tail = file.complete_bytes < text.size();
@@ -193,13 +197,24 @@ AppendFile::~AppendFile() {
 }
 
 void AppendFile::append(const std::string& line) {
+  // Where the line starts: a write that fails half-way (a full disk, a file-size limit) is cut
+  // back to here, so the file never ends in half a row.
+  const off_t start = ::lseek(fd_, 0, SEEK_END);
   std::size_t done = 0;
   // One write() normally takes the whole line; only a full disk or a signal splits it, and then
   // the rest follows at once.
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw std::runtime_error(path_ + ": write failed: " + std::strerror(errno));
+    if (n <= 0) {
+      const int error = n < 0 ? errno : ENOSPC;
+      if (start >= 0 && ::ftruncate(fd_, start) != 0) {
+        throw InputError(path_ + ": cannot write: " + std::strerror(error) +
+                         "; the last row is partial (--resume drops it)");
+      }
+      throw InputError(path_ + ": cannot write: " + std::strerror(error) +
+                       "; the rows before are whole, --resume continues once there is space");
+    }
     done += static_cast<std::size_t>(n);
   }
 }

@@ -61,6 +61,8 @@ struct SweepFile {
 // Reads a sweep output file; malformed lines are InputErrors at file:line. A missing file is
 // read as empty (no columns, no rows).
 SweepFile read_sweep_file(const std::string& path);
+// The same for the text of such a file; `path` names its format and the error locations.
+SweepFile parse_sweep_text(const std::string& text, const std::string& path);
 
 // A file that rows are appended to (O_APPEND): each append is one write() of the whole line, so
 // concurrent readers and a kill at any moment never see half a row.

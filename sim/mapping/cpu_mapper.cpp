@@ -43,6 +43,7 @@ void map_matmul(const WorkloadGraph& graph, const CpuSpec& cpu, Kernel& kernel) 
   std::int64_t n = 0;
   double weights = 0;
   for (std::size_t id : kernel.ops) {
+    if (graph.op(id).kind != first.kind) continue;  // a W8A8 dequantize epilogue
     n += graph.op(id).n;
     weights += graph.op(id).weight_elements;
   }

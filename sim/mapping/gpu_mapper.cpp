@@ -36,7 +36,10 @@ void tile_matmul(const WorkloadGraph& graph, int units, Kernel& kernel) {
   std::int64_t m = first.m;
   std::int64_t k = first.k;
   std::int64_t n = 0;
-  for (std::size_t id : kernel.ops) n += graph.op(id).n;
+  // Output columns of the fused matmuls (their dequantize epilogues add none).
+  for (std::size_t id : kernel.ops) {
+    if (graph.op(id).kind == first.kind) n += graph.op(id).n;
+  }
   if (m <= kGemvRows) {
     // GEMV: one persistent CTA per SM streams n/sm_count columns (split-K when n is smaller).
     kernel.tiles = units;
@@ -100,6 +103,9 @@ void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel
     const Op& op = graph.op(id);
     auto it = gpu.dequant_slots.find(op.weight_dtype);
     if (it == gpu.dequant_slots.end() || op.weight_elements <= 0) continue;
+    // W8A8 (model.quantization): int8 weights meet int8 activations on the tensor cores as
+    // stored; only the epilogue rescales (the dequantize op).
+    if (op.weight_dtype == Dtype::kInt8 && op.compute_dtype == Dtype::kInt8) continue;
     std::int64_t rows = op.m;
     if (op.kind == OpKind::kExpertMatMul) {
       const std::int64_t groups =

@@ -18,6 +18,7 @@ struct FamilyMapper {
 };
 
 LoopScope loop_scope(const HwConfig& hw) {
+  // GPUs, Apple GPUs and CPUs loop a whole step in one persistent kernel / parallel region.
   return hw.dataflow() ? LoopScope::kIdenticalRuns : LoopScope::kWholeStep;
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sim/common/units.h"
+#include "sim/report/report_check.h"
 
 namespace dfsim {
 
@@ -44,6 +45,7 @@ std::string pairs_note(const Estimate& e) {
 }  // namespace
 
 std::string format_estimate(const Estimate& e, bool explain) {
+  estimate_to_json(e);  // checks every value before any is printed
   const EstimateRequest& r = e.request;
   const bool several = r.devices > 1;
   std::string out = fmt::format(
@@ -175,7 +177,7 @@ nlohmann::json estimate_to_json(const Estimate& e) {
   formats["fp16"] = formats["bf16"];
   nlohmann::json training = nlohmann::json::object();
   for (const Optimizer& optimizer : e.training) training[optimizer.key] = optimizer.bytes;
-  return nlohmann::json{
+  nlohmann::json report{
       {"model", e.model},
       {"weight_dtype", e.weight_dtype},
       {"phase", std::string(phase_name(r.phase))},
@@ -199,6 +201,8 @@ nlohmann::json estimate_to_json(const Estimate& e) {
       {"activation_peak_bytes", e.activation_peak_bytes},
       {"training_bytes", training},
   };
+  check_report_values(report, "estimate");
+  return report;
 }
 
 }  // namespace dfsim

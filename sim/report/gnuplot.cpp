@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
+#include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
 
 namespace dfsim {
@@ -19,9 +19,7 @@ namespace fs = std::filesystem;
 namespace {
 
 void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream file(path, std::ios::trunc);
-  file << text;
-  if (!file) throw InputError(path.string() + ": cannot write");
+  write_file_atomically(path.string(), text, "");
 }
 
 // Runs `gnuplot script` in `directory`; returns its exit status and stderr.

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "sim/common/units.h"
+#include "sim/report/report_check.h"
 
 namespace dfsim {
 
@@ -24,7 +25,7 @@ json to_json(const RunStats& s) {
                        {"compute_utilization", k.compute_utilization},
                        {"sync_overhead_s", k.sync_overhead_s}});
   }
-  return {{"model", s.model},
+  json report = {{"model", s.model},
           {"hw", s.hw},
           {"phase", s.phase},
           {"batch", s.batch},
@@ -51,6 +52,8 @@ json to_json(const RunStats& s) {
           {"sync_overhead_share", s.sync_overhead_share},
           {"simulated_transfers", s.simulated_transfers},
           {"kernels", kernels}};
+  check_report_values(report, "run report");
+  return report;
 }
 
 RunStats run_stats_from_json(const json& j) {
@@ -99,6 +102,7 @@ RunStats run_stats_from_json(const json& j) {
 }
 
 std::string format_table(const RunStats& s, int max_kernels) {
+  to_json(s);  // checks every value before any is printed
   auto duration = [](double v) { return format_quantity(v, Dimension::kDuration); };
   auto percent = [](double v) { return fmt::format("{:.1f} %", 100.0 * v); };
   std::string out;

@@ -9,6 +9,14 @@ namespace dfsim {
 
 namespace {
 
+// Upper bounds far above any published checkpoint (widths <= 53248, 128 heads, 256k vocab,
+// 10M positions) that keep the products of shapes the graph forms (width x width x layers,
+// vocab x width) far inside 64 bits: an absurd config is an input error, not a signed overflow.
+constexpr std::int64_t kMaxWidth = 1 << 20;
+constexpr std::int64_t kMaxHeads = 1 << 16;
+constexpr std::int64_t kMaxVocab = 1 << 24;
+constexpr std::int64_t kMaxPositions = std::int64_t{1} << 32;
+
 Dtype read_dtype(ConfigReader& reader, std::string_view key, Dtype fallback) {
   if (!reader.has(key)) return fallback;
   std::string text = reader.string(key);
@@ -48,8 +56,8 @@ std::vector<LayerOverride> parse_layer_overrides(ConfigReader& root, const Model
     for (const ConfigNode& index : layers->items) {
       entry.layers.push_back(layer_index(index, path + ".layers", model.num_layers));
     }
-    entry.intermediate_size = item.integer_or("intermediate_size", 0);
-    entry.num_key_value_heads = item.integer_or("num_key_value_heads", 0);
+    entry.intermediate_size = item.integer_or("intermediate_size", 0, 1, kMaxWidth);
+    entry.num_key_value_heads = item.integer_or("num_key_value_heads", 0, 1, kMaxHeads);
     entry.sliding_window = item.integer_or("sliding_window", -1, 0);
     if (entry.num_key_value_heads > 0 &&
         model.num_attention_heads % entry.num_key_value_heads != 0) {
@@ -78,8 +86,8 @@ RopeScaling parse_rope_scaling(ConfigReader& root) {
 }
 
 void parse_experts(ConfigReader& root, ModelSpec& model) {
-  model.num_local_experts = root.integer_or("num_local_experts", 0, 0);
-  model.num_experts_per_tok = root.integer_or("num_experts_per_tok", 0, 0);
+  model.num_local_experts = root.integer_or("num_local_experts", 0, 0, kMaxHeads);
+  model.num_experts_per_tok = root.integer_or("num_experts_per_tok", 0, 0, kMaxHeads);
   model.expert_parallel = root.boolean_or("expert_parallel", true);
   if (model.num_local_experts == 0 && model.num_experts_per_tok > 0) {
     root.fail("num_experts_per_tok", "needs num_local_experts (the experts to choose from)");
@@ -174,13 +182,13 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   model.description = root.string("description");
   model.source_path = node.location.file;
   model.family = root.choice("family", {"llama", "mistral", "qwen2", "mixtral"});
-  model.hidden_size = root.integer("hidden_size");
-  model.intermediate_size = root.integer("intermediate_size");
+  model.hidden_size = root.integer("hidden_size", 1, kMaxWidth);
+  model.intermediate_size = root.integer("intermediate_size", 1, kMaxWidth);
   model.num_layers = root.integer("num_layers", 1, 100'000);
-  model.num_attention_heads = root.integer("num_attention_heads");
-  model.num_key_value_heads = root.integer("num_key_value_heads");
-  model.vocab_size = root.integer("vocab_size");
-  model.max_position_embeddings = root.integer("max_position_embeddings");
+  model.num_attention_heads = root.integer("num_attention_heads", 1, kMaxHeads);
+  model.num_key_value_heads = root.integer("num_key_value_heads", 1, kMaxHeads);
+  model.vocab_size = root.integer("vocab_size", 1, kMaxVocab);
+  model.max_position_embeddings = root.integer("max_position_embeddings", 1, kMaxPositions);
   model.tie_word_embeddings = root.boolean_or("tie_word_embeddings", false);
   model.rope_theta = root.quantity_or("rope_theta", Dimension::kCount, 10000.0);
   model.rms_norm_eps = root.quantity_or("rms_norm_eps", Dimension::kCount, 1e-5);
@@ -196,7 +204,7 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
                                          ") for grouped-query attention");
   }
   if (root.has("head_dim")) {
-    model.head_dim = root.integer("head_dim");
+    model.head_dim = root.integer("head_dim", 1, kMaxWidth);
   } else {
     if (model.hidden_size % model.num_attention_heads != 0) {
       root.fail("num_attention_heads", "does not divide hidden_size; give head_dim explicitly");

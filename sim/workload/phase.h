@@ -9,6 +9,14 @@ namespace dfsim {
 
 enum class PhaseKind { kPrefill, kDecode };
 
+// The largest phases dfsim accepts (run, roofline, sweep). Far above any serving batch or context
+// window, low enough that the products of shapes stay inside 64 bits; decode steps are capped
+// by memory, since each step's program is kept (about 0.2 MB per step for an 8B model, 0.7 MB
+// for 405B): 16384 steps stay within a few GB and minutes.
+inline constexpr std::int64_t kMaxBatch = std::int64_t{1} << 20;
+inline constexpr std::int64_t kMaxContext = std::int64_t{1} << 30;
+inline constexpr std::int64_t kMaxDecodeSteps = std::int64_t{1} << 14;
+
 inline std::string_view phase_name(PhaseKind kind) {
   return kind == PhaseKind::kPrefill ? "prefill" : "decode";
 }
