@@ -2,21 +2,33 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "sim/functional/numerics.h"
 
 namespace dfsim::functional {
+
+float quantize_int8_group(std::span<const float> x, std::span<std::int8_t> q) {
+  float amax = 0;
+  for (float v : x) amax = std::max(amax, std::abs(v));
+  const float scale = round_to(amax / 127.0f, Dtype::kBf16);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    q[i] =
+        scale == 0
+            ? std::int8_t{0}
+            : static_cast<std::int8_t>(std::clamp(std::nearbyint(x[i] / scale), -128.0f, 127.0f));
+  }
+  return scale;
+}
 
 namespace {
 
 void quantize_group(std::span<float> x, Dtype dtype) {
   switch (dtype) {
     case Dtype::kInt8: {
-      float amax = 0;
-      for (float v : x) amax = std::max(amax, std::abs(v));
-      const float scale = round_to(amax / 127.0f, Dtype::kBf16);
-      for (float& v : x)
-        v = scale == 0 ? 0 : std::clamp(std::nearbyint(v / scale), -128.0f, 127.0f) * scale;
+      std::vector<std::int8_t> q(x.size());
+      const float scale = quantize_int8_group(x, q);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(q[i]) * scale;
       return;
     }
     case Dtype::kInt4: {

@@ -25,4 +25,8 @@ namespace dfsim::functional {
 // Floating formats round each value (fp32, bf16, fp16). Throws InputError for fp8.
 void quantize_rows(std::span<float> matrix, std::int64_t k, const WeightLayout& layout);
 
+// The int8 scheme above on one group, keeping the integers: writes q and returns the stored
+// (bf16) scale, so that int8 x int8 matmuls (W8A8) multiply exactly the stored weights.
+float quantize_int8_group(std::span<const float> x, std::span<std::int8_t> q);
+
 }  // namespace dfsim::functional
