@@ -1,10 +1,8 @@
 #include "models/cpu/cpu_machine.h"
 
-#include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "models/common/collective.h"
 #include "models/common/kernel_record.h"
 #include "models/common/sim_time.h"
 
@@ -60,18 +58,10 @@ void CpuMachine::run() {
     const Program& program = steps_[step];
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      KernelRecord record =
-          open_kernel_record(static_cast<int>(step), index, kernel, now_seconds());
       // Each op is a parallel region: the runtime wakes its threads and joins them at the end.
-      wait_seconds(cpu_.fork_join);
-      record.start = now_seconds();
-      if (trace_.record_units) {
-        trace_.unit_slices.push_back(
-            {"runtime", "fork/join " + kernel.name, record.boundary_begin, record.start});
-      }
-      execute(kernel, record);
-      record.end = now_seconds();
-      trace_.kernels.push_back(record);
+      run_after_gap(trace_, static_cast<int>(step), index, kernel, cpu_.fork_join, "runtime",
+                    "fork/join " + kernel.name,
+                    [&](KernelRecord& record) { execute(kernel, record); });
     }
   }
   trace_.end_time = now_seconds();
