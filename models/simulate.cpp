@@ -52,12 +52,12 @@ SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, 
     keep_rates("DDR", machine.ddr);
     keep_rates("link", machine.link);
   } else if (const AppleSpec* soc = hw.apple()) {
-    AppleMachine machine("soc", *soc, steps, trace);
+    AppleMachine machine("soc", *soc, steps, trace, listener);
     sc_core::sc_start();
     finish(machine.lpddr);
     keep_rates("SLC", machine.slc);
   } else if (const CpuSpec* cpu = hw.cpu()) {
-    CpuMachine machine("cpu", *cpu, steps, trace);
+    CpuMachine machine("cpu", *cpu, steps, trace, listener);
     sc_core::sc_start();
     finish(machine.ddr);
     keep_rates("L3", machine.l3);

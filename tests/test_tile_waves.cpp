@@ -37,7 +37,9 @@ Kernel four_tile_read(const char* name, double inflight_override) {
 }  // namespace
 
 TEST_CASE("tile waves: a kernel's in-flight bytes replace the machine's default", "[model]") {
-  const WaveUnits units{.count = kSms, .inflight_bytes_per_unit = kInflight};
+  WaveUnits units;
+  units.count = kSms;
+  units.inflight_bytes_per_unit = kInflight;
   CHECK(dfsim::inflight_bytes_per_unit(four_tile_read("default", 0), units) == kInflight);
   CHECK(dfsim::inflight_bytes_per_unit(four_tile_read("wide", 131072), units) == 131072);
 

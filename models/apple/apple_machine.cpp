@@ -1,14 +1,11 @@
 #include "models/apple/apple_machine.h"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "models/common/kernel_record.h"
 #include "models/common/sim_time.h"
 
 namespace dfsim {
-
-using sc_core::wait;
 
 AppleGpuCores::AppleGpuCores(sc_core::sc_module_name name, const AppleSpec& soc,
                              BandwidthChannel& lpddr, BandwidthChannel& slc, SimulationTrace& trace,
@@ -61,17 +58,9 @@ void AppleDispatcher::run() {
     }
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      KernelRecord record =
-          open_kernel_record(static_cast<int>(step), index, kernel, now_seconds());
-      wait_seconds(dispatch_gap);
-      record.start = now_seconds();
-      if (trace_.record_units) {
-        trace_.unit_slices.push_back(
-            {"dispatcher", "dispatch " + kernel.name, record.boundary_begin, record.start});
-      }
-      cores_.execute(kernel, record);
-      record.end = now_seconds();
-      trace_.kernels.push_back(record);
+      run_after_gap(trace_, static_cast<int>(step), index, kernel, dispatch_gap, "dispatcher",
+                    "dispatch " + kernel.name,
+                    [&](KernelRecord& record) { cores_.execute(kernel, record); });
     }
   }
   trace_.end_time = now_seconds();

@@ -1,10 +1,8 @@
 #include "models/cpu/cpu_machine.h"
 
-#include <algorithm>
 #include <stdexcept>
 #include <string>
 
-#include "models/common/collective.h"
 #include "models/common/kernel_record.h"
 #include "models/common/sim_time.h"
 
@@ -60,20 +58,13 @@ void CpuMachine::run() {
     const Program& program = steps_[step];
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      KernelRecord record =
-          open_kernel_record(static_cast<int>(step), index, kernel, now_seconds());
       // Each op is a parallel region: the runtime wakes its threads and joins them at the end.
       // Under kernel looping the step is one persistent region: threads meet at a barrier.
-      wait_seconds(kernel.continues_loop ? cpu_.barrier : cpu_.fork_join);
-      record.start = now_seconds();
-      if (trace_.record_units) {
-        trace_.unit_slices.push_back(
-            {"runtime", (kernel.continues_loop ? "barrier " : "fork/join ") + kernel.name,
-             record.boundary_begin, record.start});
-      }
-      execute(kernel, record);
-      record.end = now_seconds();
-      trace_.kernels.push_back(record);
+      const bool looped = kernel.continues_loop;
+      run_after_gap(trace_, static_cast<int>(step), index, kernel,
+                    looped ? cpu_.barrier : cpu_.fork_join, "runtime",
+                    (looped ? "barrier " : "fork/join ") + kernel.name,
+                    [&](KernelRecord& record) { execute(kernel, record); });
     }
   }
   trace_.end_time = now_seconds();

@@ -2,15 +2,9 @@
 #include "models/common/kernel_record.h"
 #include "models/common/sim_time.h"
 
-#include <algorithm>
-#include <cmath>
 #include <stdexcept>
 
 namespace dfsim {
-
-using sc_core::SC_SEC;
-using sc_core::sc_time;
-using sc_core::wait;
 
 SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChannel& hbm,
                  BandwidthChannel& l2, BandwidthChannel& link, SimulationTrace& trace,
@@ -68,19 +62,10 @@ void GpuDispatcher::run() {
     const Program& program = steps_[step];
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      KernelRecord record =
-          open_kernel_record(static_cast<int>(step), index, kernel, now_seconds());
-      const double gap = kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap;
-      wait_seconds(gap);
-      record.start = now_seconds();
-      if (trace_.record_units) {
-        trace_.unit_slices.push_back(
-            {"dispatcher", kernel.continues_loop ? "grid barrier" : "launch " + kernel.name,
-             record.boundary_begin, record.start});
-      }
-      sms_.execute(kernel, record);
-      record.end = now_seconds();
-      trace_.kernels.push_back(record);
+      run_after_gap(trace_, static_cast<int>(step), index, kernel,
+                    kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap, "dispatcher",
+                    kernel.continues_loop ? "grid barrier" : "launch " + kernel.name,
+                    [&](KernelRecord& record) { sms_.execute(kernel, record); });
     }
   }
   trace_.end_time = now_seconds();

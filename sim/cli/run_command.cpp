@@ -241,8 +241,9 @@ Action add_run_command(CLI::App& app) {
                   "Prefill: prompt length (default 512); decode: same as --context")
       ->check(CLI::Range(std::int64_t{0}, kMaxContext));
   cmd->add_option("--tokens", options->tokens,
-                  "Decode: tokens generated (steps, default 128); --functional: tokens generated "
-                  "greedily (the prefill's, then one per decode step; default 8)")
+                  "Decode: tokens generated (steps, default 128); --functional: N token ids "
+                  "printed, generated greedily: the prefill's, then one from each of N - 1 decode "
+                  "steps (default 8)")
       ->check(CLI::Range(std::int64_t{1}, kMaxDecodeSteps))
       ->each([options](const std::string&) { options->tokens_given = true; });
   cmd->add_option("--set", options->sets,
