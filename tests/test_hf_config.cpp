@@ -12,6 +12,7 @@
 #include "sim/config/catalog.h"
 #include "sim/workload/hf_config.h"
 #include "sim/workload/workload_graph.h"
+#include "tests/test_support.h"
 
 namespace fs = std::filesystem;
 using dfsim::Dtype;
@@ -47,12 +48,7 @@ std::string llama_json(const std::string& extra = "", const std::string& type = 
 }
 
 std::string error_of(const std::string& path, std::vector<dfsim::Override> overrides = {}) {
-  try {
-    dfsim::load_model_spec(path, overrides);
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return dfsim::testing::message_of<InputError>([&] { dfsim::load_model_spec(path, overrides); });
 }
 
 void check_same_model(const ModelSpec& json, const ModelSpec& yaml) {

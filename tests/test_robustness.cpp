@@ -33,12 +33,7 @@ namespace {
 using namespace dfsim::testing;
 
 std::string runtime_message(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return message_of<std::exception>(action);
 }
 
 // Lowers this process's file-size limit to `bytes` for its lifetime; a write past it fails with

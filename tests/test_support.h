@@ -10,12 +10,25 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace dfsim::testing {
+
+// The message of the `Error` that `action` throws, or "(no error)" when it returns; any other
+// exception propagates (and fails the test).
+template <typename Error>
+std::string message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
 
 namespace fs = std::filesystem;
 

@@ -41,12 +41,7 @@ namespace {
 using namespace dfsim::testing;
 
 std::string message_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  return "(no error)";
+  return dfsim::testing::message_of<InputError>(action);
 }
 
 // The rows of a sweep file as column -> value maps.
