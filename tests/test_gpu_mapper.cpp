@@ -365,9 +365,10 @@ TEST_CASE("Dequantization work of quantized matmuls on a GPU", "[mapper][dtype]"
   CHECK(kernel_named(prefill, "layer0.qkv_proj").dequant_slots == 301'989'888.0);
 }
 
-TEST_CASE("int4 decode GEMVs take tinygemm's grid, residency and bytes in flight",
+TEST_CASE("gpt-fast's int4 decode GEMVs take tinygemm's grid, residency and bytes in flight",
           "[mapper][dtype]") {
-  const GpuSpec gpu = h100();
+  GpuSpec gpu = h100();
+  gpu.stack = dfsim::GpuStack::kGptFast;
   auto program = [&](const std::string& dtype, const std::string& group, StepShape step) {
     const ModelSpec model = dfsim::load_model_spec(
         "llama2-7b", {{"model.weight_dtype", dtype}, {"model.weight_group_size", group}});
@@ -402,4 +403,67 @@ TEST_CASE("int4 decode GEMVs take tinygemm's grid, residency and bytes in flight
   const Program prefill = program("int4", "32", StepShape{1, 300, 0, true});
   CHECK(kernel_named(prefill, "layer0.qkv_proj").tiles == 288);
   CHECK(kernel_named(prefill, "layer0.qkv_proj").inflight_bytes_per_unit == 0.0);
+}
+
+TEST_CASE("A serving stack keeps int4 GEMVs whole-SM and gate/up merged", "[mapper][dtype]") {
+  const GpuSpec gpu = h100();  // no stack key: serving
+  REQUIRE(gpu.stack == dfsim::GpuStack::kServing);
+  const ModelSpec model = dfsim::load_model_spec(
+      "llama2-7b", {{"model.weight_dtype", "int4"}, {"model.weight_group_size", "32"}});
+  const Program program =
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false}), gpu);
+  // One persistent CTA per SM (h100-sxm: 132), the machine's bytes in flight.
+  const Kernel& qkv = kernel_named(program, "layer0.qkv_proj");
+  CHECK(qkv.tiles == 132);
+  CHECK(qkv.inflight_bytes_per_unit == 0.0);
+  CHECK(kernel_named(program, "layer0.gate_up_proj").ops.size() == 2);
+}
+
+TEST_CASE("gpt-fast's decode attention is three Inductor reductions", "[mapper]") {
+  GpuSpec gpu = h100();
+  gpu.stack = dfsim::GpuStack::kGptFast;
+  const ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
+  auto program = [&](StepShape step) {
+    return dfsim::map_to_gpu(dfsim::build_decoder_graph(model, step), gpu);
+  };
+  // Decode after 127 cached tokens: 128 keys, 32 heads, head_dim 128.
+  const Program decode = program(StepShape{1, 1, 127, false});
+  for (const Kernel& kernel : decode.kernels) CHECK(kernel.role != "attention");
+  // q k^T: xnumel = 32 heads x 128 keys = 4096 scores, rnumel = head_dim 128 (RBLOCK 128), inner:
+  // XBLOCK 8 (1024 <= 4096) and 32 (4096 <= 4096) fit, 128 (16384) does not -> 4096 / 32 = 128.
+  const Kernel& scores = kernel_named(decode, "layer0.attention_scores");
+  CHECK(scores.tiles == 128);
+  CHECK(scores.tiles_per_unit == 8);
+  CHECK(scores.matmul_flops == 0.0);  // tl.sum on the CUDA cores
+  // softmax: 32 rows of 128 keys: XBLOCK 32 (<= 32 rows, 32 x 128 = 4096) -> 1 program.
+  CHECK(kernel_named(decode, "layer0.softmax").tiles == 1);
+  // p v: 32 x 128 outputs over 128 keys (outer): XBLOCK 32 -> 128.
+  CHECK(kernel_named(decode, "layer0.attention_values").tiles == 128);
+
+  // 1024 keys: the softmax is an inner reduction of rnumel >= 256 -> XBLOCK 1, 32 programs; p v
+  // has RBLOCK 1024: 8 x 1024 = 8192 > 4096 -> XBLOCK 1, 4096 programs. q k^T is unchanged in
+  // shape per program: 32 x 1024 = 32768 scores / 32 = 1024.
+  const Program long_context = program(StepShape{1, 1, 1023, false});
+  CHECK(kernel_named(long_context, "layer0.softmax").tiles == 32);
+  CHECK(kernel_named(long_context, "layer0.attention_values").tiles == 4096);
+  CHECK(kernel_named(long_context, "layer0.attention_scores").tiles == 1024);
+  // 2048 keys (> 1024): a looped reduction, XBLOCK 1: 32 x 128 = 4096 p v programs.
+  CHECK(kernel_named(program(StepShape{1, 1, 2047, false}), "layer0.attention_values").tiles ==
+        4096);
+
+  // Prefill runs eagerly with SDPA's flash kernel: one fused attention kernel.
+  CHECK(kernel_named(program(StepShape{1, 300, 0, true}), "layer0.attention").ops.size() == 3);
+  // A serving stack fuses decode attention too (FlashDecoding).
+  const Program serving =
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false}), h100());
+  CHECK(kernel_named(serving, "layer0.attention").ops.size() == 3);
+}
+
+TEST_CASE("The GPU stack is serving unless a config or --set says gpt-fast", "[mapper][config]") {
+  CHECK(h100().stack == dfsim::GpuStack::kServing);
+  const dfsim::HwConfig gpt_fast = dfsim::load_hw_config("a100-80gb", {{"hw.stack", "gpt-fast"}});
+  REQUIRE(gpt_fast.gpu() != nullptr);
+  CHECK(gpt_fast.gpu()->stack == dfsim::GpuStack::kGptFast);
+  CHECK_THROWS_WITH(dfsim::load_hw_config("a100-80gb", {{"hw.stack", "vllm"}}),
+                    "--set hw.stack=vllm: stack: expected one of serving, gpt-fast, got 'vllm'");
 }

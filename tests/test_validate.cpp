@@ -79,6 +79,33 @@ TEST_CASE("dfsim validate: simulated vs measured per row, median and max per fil
         std::string::npos);
 }
 
+TEST_CASE("dfsim validate runs a gpt-fast row with gpt-fast's kernels", "[validate]") {
+  TempDir dir;
+  auto rate_of = [&](const std::string& stack) {
+    Outcome run = run_dfsim(dir, fmt::format("run --model tiny-llama --hw a100-80gb --context 4 "
+                                             "--tokens 2 --set hw.stack={} --format json",
+                                             stack));
+    REQUIRE(run.code == 0);
+    return json::parse(run.out)["tokens_per_second"].get<double>();
+  };
+  const double gpt_fast = rate_of("gpt-fast");
+  // The stacks differ (gpt-fast's decode attention is three kernels, a serving stack's one), so
+  // the row below cannot pass by running the default.
+  REQUIRE(gpt_fast != Approx(rate_of("serving")).epsilon(1e-6));
+  // Measured at 2 x the gpt-fast rate: error 1/2 - 1 = -0.5.
+  dir.write("rows.csv", kHeader + fmt::format("a100-80gb,tiny-llama,bf16,decode,1,4,2,"
+                                              "tokens_per_second,{:.17g},tok/s,"
+                                              "pytorch-labs/gpt-fast README,\n",
+                                              2 * gpt_fast));
+  Outcome outcome = run_dfsim(dir, "validate rows.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json report = json::parse(outcome.out);
+  const json& row = report["files"].at(0)["rows"].at(0);
+  CHECK(row["value"].get<double>() == Approx(gpt_fast).epsilon(1e-12));
+  CHECK(row["error"].get<double>() == Approx(-0.5).epsilon(1e-9));
+}
+
 TEST_CASE("dfsim validate rejects bad CSV with file:line:column and exit code 2", "[validate]") {
   TempDir dir;
   auto expect = [&](const std::string& body, const std::string& message) {

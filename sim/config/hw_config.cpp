@@ -92,6 +92,9 @@ GpuSpec parse_gpu(ConfigReader& root) {
       launch.quantity("grid_barrier", Dimension::kDuration, Range::kNonNegative);
   launch.finish();
   gpu.sockets = parse_sockets(root, gpu.link);
+  gpu.stack = root.choice_or("stack", {"serving", "gpt-fast"}, "serving") == "gpt-fast"
+                  ? GpuStack::kGptFast
+                  : GpuStack::kServing;
   return gpu;
 }
 

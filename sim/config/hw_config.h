@@ -41,6 +41,12 @@ struct LinkSpec {
   double latency = 0;    // seconds per hop of a collective step
 };
 
+// The software stack whose kernels the GPU mapper forms (sim/mapping/gpu_mapper.cpp): a
+// serving engine (vLLM, TensorRT-LLM: merged projections, FlashAttention/FlashDecoding, tuned
+// GEMV/GEMM libraries) or gpt-fast (torch.compile: Inductor's Triton reductions for batch-1
+// matmuls and for attention, tinygemm for int4).
+enum class GpuStack { kServing, kGptFast };
+
 struct GpuSpec {
   double clock = 0;                     // Hz, the clock cycles are reported in
   int sm_count = 0;                     // streaming multiprocessors
@@ -56,6 +62,7 @@ struct GpuSpec {
   LaunchSpec launch;
   int sockets = 1;  // GPUs joined by `link` (tensor parallelism)
   LinkSpec link;
+  GpuStack stack = GpuStack::kServing;
 };
 
 // What a kernel call costs on a dataflow chip besides the pipeline drain and refill, which the

@@ -135,7 +135,7 @@ double number_field(const std::string& path, const Field& f, const std::string& 
   return value;
 }
 
-// What the notes say in words that the simulation must follow.
+// What the source and the notes say in words that the simulation must follow.
 std::vector<Override> overrides_from_notes(const CalibrationRow& row) {
   std::vector<Override> overrides;
   const bool grouped = row.weight_dtype == "int4" || row.weight_dtype == "int8";
@@ -147,6 +147,10 @@ std::vector<Override> overrides_from_notes(const CalibrationRow& row) {
   } else if (grouped && std::regex_search(row.notes, channel)) {
     overrides.push_back({"model.weight_group_size", "0"});
   }
+  // The software stack a row was measured with is one of its conditions: gpt-fast forms other
+  // GPU kernels than a serving engine (hw.stack, sim/mapping/gpu_mapper.cpp).
+  static const std::regex gpt_fast(R"(gpt-fast)", std::regex::icase);
+  if (std::regex_search(row.source, gpt_fast)) overrides.push_back({"hw.stack", "gpt-fast"});
   static const std::regex set(R"(\(set ([^)]*)\))");
   if (std::regex_search(row.notes, match, set)) {
     std::string items = match[1].str();

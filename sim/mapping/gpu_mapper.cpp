@@ -114,9 +114,10 @@ void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel
   }
 }
 
-// Weight-only int4 GEMVs run as gpt-fast runs them (ASSUMPTION: the stack of the int4 rows is
-// gpt-fast, whose WeightOnlyInt4Linear calls torch.ops.aten._weight_int4pack_mm, "tinygemm",
-// pytorch aten/src/ATen/native/cuda/int4mm.cu). Its launch configuration, not a whole-SM GEMV:
+// gpt-fast's weight-only int4 GEMVs: its WeightOnlyInt4Linear calls
+// torch.ops.aten._weight_int4pack_mm, "tinygemm" (pytorch aten/src/ATen/native/cuda/int4mm.cu).
+// Its launch configuration, not a whole-SM GEMV (serving stacks' int4 kernels, Marlin-like,
+// keep the whole-SM GEMV):
 // - _weight_int4pack_mm_cuda launches HANDLE_Q_GROUP(8, 8, ...): 8 warps per CTA, 8 k-tiles
 //   (16 k each) per warp iteration, one CTA per 8 output columns (kNTileSize) and 16 rows
 //   (kMTileSize) spanning the whole k: grid (1, n / 8, ceil(m / 16)).
@@ -203,29 +204,91 @@ void tile_elementwise(const WorkloadGraph& graph, Kernel& kernel) {
   kernel.onchip_bytes = kernel.dram_bytes();
 }
 
-// gpt-fast's FeedForward keeps w1 (gate) and w3 (up) as two Linear modules (model.py); int4
-// replaces each with a WeightOnlyInt4Linear whose _weight_int4pack_mm is an extern kernel
-// torch.compile cannot fuse, so the int4 decode step launches gate and up apart. (q/k/v are one
-// wqkv Linear there: still one kernel.)
-std::string gpu_fusion_key(const Op& op) {
-  if ((op.role == "gate_proj" || op.role == "up_proj") && op.kind == OpKind::kMatMul &&
-      op.weight_dtype == Dtype::kInt4 && op.m <= kGemvRows) {
-    return op.role;
+// gpt-fast's decode attention: generate.py's decode_n_tokens runs each step under
+// sdp_kernel(enable_flash=False, enable_mem_efficient=False, enable_math=True) ("Actually better
+// for Inductor to codegen attention here"), so SDPA decomposes into q k^T, softmax and p v, and
+// Inductor generates a Triton kernel for each: the two batched matmuls reduce over different
+// axes (head_dim, then keys) than the softmax (keys, per head row), which Inductor cannot fuse
+// into one loop nest. Prefill runs eagerly (gpt-fast compiles only the decode step by default)
+// with SDPA's fused flash kernel.
+bool is_gpt_fast_decode_attention(const Op& op) {
+  const bool attention_part = op.kind == OpKind::kAttentionScores || op.kind == OpKind::kSoftmax ||
+                              op.kind == OpKind::kAttentionValues;
+  return attention_part && op.m == 1;
+}
+
+// gpt-fast's FeedForward keeps w1 (gate) and w3 (up) as two Linear modules (model.py). In bf16
+// and int8 Inductor turns both batch-1 matmuls into reductions over the same input and fuses
+// them into one kernel; int4 replaces each with a WeightOnlyInt4Linear whose
+// _weight_int4pack_mm is an extern kernel torch.compile cannot fuse, so the int4 decode step
+// launches gate and up apart. (q/k/v are one wqkv Linear there: still one kernel.)
+FusionKey gpu_fusion_key(GpuStack stack) {
+  return [stack](const Op& op) {
+    if (stack == GpuStack::kGptFast) {
+      if ((op.role == "gate_proj" || op.role == "up_proj") && op.kind == OpKind::kMatMul &&
+          op.weight_dtype == Dtype::kInt4 && op.m <= kGemvRows) {
+        return op.role;
+      }
+      if (is_gpt_fast_decode_attention(op)) return op.role;
+    }
+    return serving_fusion_key(op);
+  };
+}
+
+// One of gpt-fast's attention reductions (above), as Inductor launches a reduction
+// (torch/_inductor/runtime/triton_heuristics.py): each program (CTA) computes XBLOCK outputs,
+// reducing RBLOCK = rnumel rounded up to a power of two at once ("persistent") when
+// rnumel <= 1024, looping with XBLOCK = 1 otherwise. The persistent configs are XBLOCK in
+// {1, 8, 32, 128} with XBLOCK x RBLOCK <= 4096 and XBLOCK <= xnumel, only XBLOCK = 1 for an
+// inner (contiguous) reduction of rnumel >= 256. ASSUMPTION: the autotuner keeps the largest
+// allowed XBLOCK (fewest programs: these kernels move little data, so their time is latency).
+// q k^T and the softmax reduce along contiguous memory (inner); p v reduces over the keys of V
+// whose contiguous axis is head_dim (outer). 8 programs resident per SM; the products are
+// tl.sum of elementwise products on the CUDA cores, not tensor-core dots.
+constexpr std::int64_t kPersistentReductionMax = 1024;
+constexpr std::int64_t kPersistentBlockNumel = 4096;
+
+std::int64_t reduction_xblock(std::int64_t xnumel, std::int64_t rnumel, bool inner) {
+  if (rnumel > kPersistentReductionMax || (inner && rnumel >= 256)) return 1;
+  std::int64_t rblock = 1;
+  while (rblock < rnumel) rblock *= 2;
+  std::int64_t xblock = 1;
+  for (std::int64_t candidate : {8, 32, 128}) {
+    if (candidate * rblock <= kPersistentBlockNumel && candidate <= xnumel) xblock = candidate;
   }
-  return serving_fusion_key(op);
+  return xblock;
+}
+
+void tile_attention_reduction(const WorkloadGraph& graph, Kernel& kernel) {
+  const Op& op = graph.op(kernel.ops.front());
+  // Attention shapes are per sequence (the builder's): groups (sequence, head) pairs, m new
+  // tokens; q k^T: n keys reduced over k = head_dim; p v: n = head_dim over k keys; softmax:
+  // rows of n keys.
+  const bool softmax = op.kind == OpKind::kSoftmax;
+  const std::int64_t xnumel = op.groups * op.m * (softmax ? 1 : op.n);
+  const std::int64_t rnumel = softmax ? op.n : op.k;
+  const bool inner = op.kind != OpKind::kAttentionValues;
+  kernel.tiles =
+      std::max<std::int64_t>(1, ceil_div(xnumel, reduction_xblock(xnumel, rnumel, inner)));
+  kernel.tiles_per_unit = kElementwiseResident;
+  kernel.matmul_flops = 0;
+  kernel.onchip_bytes = kernel.dram_bytes();
 }
 
 }  // namespace
 
 Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
   check_fits(graph, gpu);
-  Program program = form_gpu_program(graph, gpu.sm_count, gpu_fusion_key);
+  Program program = form_gpu_program(graph, gpu.sm_count, gpu_fusion_key(gpu.stack));
   for (Kernel& kernel : program.kernels) {
-    const OpKind kind = graph.op(kernel.ops.front()).kind;
-    if (kind == OpKind::kMatMul || kind == OpKind::kRouter || kind == OpKind::kExpertMatMul) {
+    const Op& first = graph.op(kernel.ops.front());
+    if (first.kind == OpKind::kMatMul || first.kind == OpKind::kRouter ||
+        first.kind == OpKind::kExpertMatMul) {
       count_dequantization(graph, gpu, kernel);
     }
+    if (gpu.stack != GpuStack::kGptFast) continue;
     if (is_int4_gemv(graph, kernel)) tile_tinygemm(graph, kernel);
+    if (is_gpt_fast_decode_attention(first)) tile_attention_reduction(graph, kernel);
   }
   return program;
 }
