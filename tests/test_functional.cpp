@@ -98,6 +98,22 @@ TEST_CASE("functional: GPU persistent megakernel (looping on) matches the refere
   check_against_reference(run);
 }
 
+TEST_CASE("functional: gpt-fast's kernels (Inductor attention reductions, tinygemm grid) match",
+          "[functional]") {
+  // Decode attention as three kernels of Inductor's reduction tiling; int4 is not used here
+  // (quantized weights change the tokens), so the matmuls keep the bf16 GEMV.
+  Run run = simulate_and_reference("tiny-llama", "a100-80gb", LoopingMode::kOff, kPrompt, 8,
+                                   {"hw.stack=gpt-fast"});
+  REQUIRE(run.hw.gpu()->stack == GpuStack::kGptFast);
+  // The decode steps (after the prefill) run q k^T as a kernel of its own.
+  bool scores_apart = false;
+  for (const Kernel& kernel : run.steps.programs.at(1).kernels) {
+    scores_apart = scores_apart || kernel.role == "attention_scores";
+  }
+  CHECK(scores_apart);
+  check_against_reference(run);
+}
+
 TEST_CASE("functional: Apple fused SDPA kernels match the reference", "[functional]") {
   Run run = simulate_and_reference("tiny-llama", "apple-m2-max", LoopingMode::kOff, kPrompt, 8);
   check_against_reference(run);
