@@ -11,6 +11,7 @@
 #include "sim/config/catalog.h"
 #include "sim/mapping/gpu_mapper.h"
 #include "sim/mapping/kernel_formation.h"
+#include "sim/mapping/mapper.h"
 #include "sim/workload/workload_graph.h"
 
 using dfsim::GpuSpec;
@@ -466,4 +467,16 @@ TEST_CASE("The GPU stack is serving unless a config or --set says gpt-fast", "[m
   CHECK(gpt_fast.gpu()->stack == dfsim::GpuStack::kGptFast);
   CHECK_THROWS_WITH(dfsim::load_hw_config("a100-80gb", {{"hw.stack", "vllm"}}),
                     "--set hw.stack=vllm: stack: expected one of serving, gpt-fast, got 'vllm'");
+}
+
+TEST_CASE("Only gpt-fast attends a static cache: prompt + new tokens rounded up to 8", "[mapper]") {
+  const dfsim::HwConfig gpt_fast = dfsim::load_hw_config("a100-80gb", {{"hw.stack", "gpt-fast"}});
+  // gpt-fast's calibration runs: 5-token prompt + 200 new tokens = 205 -> 208.
+  CHECK(dfsim::attended_cache_positions(gpt_fast, 205) == 208);
+  CHECK(dfsim::attended_cache_positions(gpt_fast, 208) == 208);
+  CHECK(dfsim::attended_cache_positions(gpt_fast, 1) == 8);
+  // A serving stack (paged KV cache) and the other families read what is written.
+  CHECK(dfsim::attended_cache_positions(dfsim::load_hw_config("a100-80gb", {}), 205) == 0);
+  CHECK(dfsim::attended_cache_positions(dfsim::load_hw_config("apple-m2-max", {}), 205) == 0);
+  CHECK(dfsim::attended_cache_positions(dfsim::load_hw_config("sn40l", {}), 205) == 0);
 }

@@ -175,6 +175,25 @@ TEST_CASE("attention of a GQA model scores with all query heads, ropes q and k w
   CHECK(op_named(graph, "layer1.attention_scores").cache_read_bytes == 2'048.0);
 }
 
+TEST_CASE("a static KV cache is attended in full", "[graph]") {
+  const ModelSpec model = llama2_7b_bf16();
+  // Decode after 4 cached tokens in a 208-position static cache (gpt-fast's 5 + 200 rounded up).
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 4, false, 208});
+  const Op& scores = op_named(graph, "layer0.attention_scores");
+  CHECK(scores.n == 208);
+  // K of all 208 positions: 208 * 4096 * 2 B = 1,703,936 B (not the 5 written: 40,960).
+  CHECK(scores.cache_read_bytes == 1'703'936.0);
+  CHECK(op_named(graph, "layer0.attention_values").k == 208);
+  CHECK(op_named(graph, "layer0.attention_values").cache_read_bytes == 1'703'936.0);
+  // Every position is scored, the masked ones too: 1 * 208 pairs * 32 heads = 6,656;
+  // scores (2 * 128 + 1) * 6,656 = 1,710,592; softmax 5 * 6,656 = 33,280.
+  CHECK(scores.flops == 1'710'592.0);
+  CHECK(op_named(graph, "layer0.softmax").flops == 33'280.0);
+  // A cache no larger than the written positions changes nothing: 128 keys as without one.
+  const WorkloadGraph full = dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false, 100});
+  CHECK(op_named(full, "layer0.attention_scores").n == 128);
+}
+
 TEST_CASE("weight, KV-cache and logits bytes, Llama-2-7B shapes", "[graph]") {
   const ModelSpec bf16 = llama2_7b_bf16();
   const WorkloadGraph decode = dfsim::build_decoder_graph(bf16, kDecode);

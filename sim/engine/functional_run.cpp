@@ -34,9 +34,11 @@ FunctionalSteps build_functional_steps(const ModelSpec& model, const HwConfig& h
                                        LoopingMode looping, std::int64_t prompt,
                                        std::int64_t tokens) {
   FunctionalSteps steps;
+  const std::int64_t cache_positions = attended_cache_positions(hw, prompt + tokens);
   for (std::int64_t step = 0; step < tokens; ++step) {
-    const StepShape shape =
+    StepShape shape =
         step == 0 ? StepShape{1, prompt, 0, true} : StepShape{1, 1, prompt + step - 1, false};
+    shape.cache_positions = cache_positions;
     steps.shapes.push_back(shape);
     steps.graphs.push_back(build_decoder_graph(model, shape, 1));
     steps.programs.push_back(map_program(steps.graphs.back(), hw, looping));

@@ -11,8 +11,13 @@ std::vector<Program> build_programs(const ModelSpec& model, const HwConfig& hw, 
                                     LoopingMode looping) {
   std::vector<Program> programs;
   programs.reserve(static_cast<std::size_t>(phase.steps()));
+  const std::int64_t positions =
+      phase.context + (phase.kind == PhaseKind::kDecode ? phase.tokens : 0);
+  const std::int64_t cache_positions = attended_cache_positions(hw, positions);
   for (std::int64_t step = 0; step < phase.steps(); ++step) {
-    WorkloadGraph graph = build_decoder_graph(model, step_shape(phase, step), hw.sockets());
+    StepShape shape = step_shape(phase, step);
+    shape.cache_positions = cache_positions;
+    WorkloadGraph graph = build_decoder_graph(model, shape, hw.sockets());
     programs.push_back(map_program(graph, hw, looping));
   }
   return programs;
@@ -29,6 +34,8 @@ RunResult run_simulation_traced(const RunRequest& request) {
   return {std::move(stats), std::move(trace)};
 }
 
-RunStats run_simulation(const RunRequest& request) { return run_simulation_traced(request).stats; }
+RunStats run_simulation(const RunRequest& request) {
+  return run_simulation_traced(request).stats;
+}
 
 }  // namespace dfsim

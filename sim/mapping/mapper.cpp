@@ -30,4 +30,11 @@ Program map_program(const WorkloadGraph& graph, const HwConfig& hw, LoopingMode 
   return program;
 }
 
+std::int64_t attended_cache_positions(const HwConfig& hw, std::int64_t max_positions) {
+  const GpuSpec* gpu = hw.gpu();
+  if (gpu == nullptr || gpu->stack != GpuStack::kGptFast) return 0;
+  constexpr std::int64_t kMultiple = 8;
+  return (max_positions + kMultiple - 1) / kMultiple * kMultiple;
+}
+
 }  // namespace dfsim

@@ -39,6 +39,10 @@ struct StepShape {
   std::int64_t new_tokens = 1;
   std::int64_t past = 0;
   bool prefill = false;  // logits only for the last position (what serving stacks compute)
+  // A static KV cache attended in full, its positions not yet written masked (gpt-fast's): the
+  // attention reads and scores this many positions per sequence. 0: the positions written so
+  // far (past + new_tokens).
+  std::int64_t cache_positions = 0;
 };
 
 inline StepShape step_shape(const Phase& phase, std::int64_t step) {

@@ -334,9 +334,13 @@ class DecoderBuilder {
     // Causal pairs per (sequence, head) and the keys they reach; see the class comment.
     const std::int64_t n = step_.new_tokens;
     const std::int64_t window = model_.sliding_window_of(layer);
-    const std::int64_t keys =
-        window > 0 ? std::min(step_.past + n, n + window - 1) : step_.past + n;
-    const double pairs = attended_pairs(step_.past, n, window);
+    const bool static_cache = window <= 0 && step_.cache_positions > step_.past + n;
+    const std::int64_t keys = static_cache ? step_.cache_positions
+                              : window > 0 ? std::min(step_.past + n, n + window - 1)
+                                           : step_.past + n;
+    // A static cache scores every position of it, the masked ones included.
+    const double pairs = static_cache ? static_cast<double>(n) * static_cast<double>(keys)
+                                      : attended_pairs(step_.past, n, window);
     const double head_pairs = pairs * step_.batch * heads_;
     const double cache_bytes_one = static_cast<double>(step_.batch) * keys * kv_width *
                                    dtype_bytes(model_.kv_cache_dtype);  // K or V of all keys
@@ -386,8 +390,8 @@ class DecoderBuilder {
     const std::string prefix = "layer" + std::to_string(layer) + ".";
     const auto [o_source, o_input] = quantized_input(
         "o_quantize", layer, attention, activation(prefix + "attention", tokens_, q_width));
-    OpId o_proj = matmul("o_proj", layer, tokens_, q_width, h, true, 0,
-                         model_.attention_output_bias, w8a8());
+    OpId o_proj =
+        matmul("o_proj", layer, tokens_, q_width, h, true, 0, model_.attention_output_bias, w8a8());
     graph_.add_tensor(o_source, o_proj, o_input);
     OpId o = dequantized(o_proj, o_source, "o_proj", layer);
     OpId attn_residual = reduce_and_add(layer, o, "o", "attn", x, residual_in);
