@@ -194,6 +194,36 @@ TEST_CASE("roofline kernels: intensity, achieved rate, roofs and bottleneck by h
                                     "TFLOPS   989.4 TFLOPS   50.5 %  compute\n"));
 }
 
+TEST_CASE("roofline: weights dequantized on the CUDA cores lower the compute roof", "[roofline]") {
+  const dfsim::HwConfig a100 = dfsim::load_hw_config("a100-80gb", {});
+  // An int8 GEMV call: 1e8 weights, 2e8 FLOPs on the tensor cores, 9e8 dequantization slots.
+  dfsim::Kernel gemv = kernel("layer0.qkv_proj", 0, 2e8, 2e8);
+  gemv.dequant_slots = 9e8;
+  dfsim::Program program;
+  program.kernels = {gemv, kernel("layer0.o_proj", 0, 2e8, 2e8)};
+  dfsim::RunStats stats;
+  stats.phase = "decode";
+  // Two calls each (two steps), 1e8 bytes per call.
+  stats.kernels = {stats_of("layer0.qkv_proj", 0, 4e8, 2e8, 200e-6),
+                   stats_of("layer0.o_proj", 0, 4e8, 2e8, 200e-6)};
+  for (auto& k : stats.kernels) k.calls = 2;
+  const std::vector<dfsim::RooflineKernel> roles =
+      dfsim::roofline_kernels(stats, program, a100, true);
+  // qkv at peak, both calls: 2 x 9e8 slots / (19.5e12 / 2) = 184.615 us of dequantization plus
+  // 4e8 / 312e12 = 1.282 us of tensor-core FLOPs = 185.897 us; roof 4e8 / 185.897e-6 =
+  // 2.1517 TFLOP/s, under the memory roof (2 FLOP/B x 2.039 TB/s = 4.078): achieved 4e8 / 200 us =
+  // 2 TFLOP/s = 0.9295 of it, and mostly unpacking.
+  const auto& qkv = find(roles, "decode", "qkv_proj");
+  CHECK(qkv.compute_roof == Approx(2.1517e12).epsilon(1e-4));
+  CHECK(qkv.share_of_roof == Approx(0.9295).epsilon(1e-3));
+  CHECK(qkv.bottleneck == "dequantization");
+  // The same kernel without weights to unpack is on the memory slope: 2e12 / 4.078e12 = 0.4904,
+  // below the 50 % margin.
+  const auto& o = find(roles, "decode", "o_proj");
+  CHECK(o.compute_roof == Approx(312e12));
+  CHECK(o.bottleneck == "latency/overhead");
+}
+
 TEST_CASE(
     "dfsim roofline: Llama 3.1 8B on H100, prefill at the compute roof, decode on the "
     "bandwidth slope",

@@ -34,6 +34,14 @@ double seconds_at_peak(const HwConfig& hw, double matmul_flops, double other_flo
   return (matmul_flops + other_flops) / hw.peak_flops(dtype);
 }
 
+// Seconds a GPU spends at peak dequantizing one call's weights (GpuSpec::dequant_slots, FP32-FMA
+// issue slots; one rank's share under tensor parallelism, which the ranks do side by side).
+double dequant_seconds_at_peak(const HwConfig& hw, const Kernel& kernel) {
+  const GpuSpec* gpu = hw.gpu();
+  return gpu != nullptr && kernel.dequant_slots > 0 ? kernel.dequant_slots / (gpu->vector_rate / 2)
+                                                    : 0;
+}
+
 std::string role_of(const std::string& name, int layer) {
   return layer >= 0 ? name.substr(name.find('.') + 1) : name;
 }
@@ -105,6 +113,7 @@ std::vector<RooflineKernel> roofline_kernels(const RunStats& stats, const Progra
   struct Sum {
     RooflineKernel entry;
     double peak_seconds = 0;
+    double dequant_seconds = 0;  // part of peak_seconds
     bool collective = true;
   };
   std::vector<Sum> sums;
@@ -133,8 +142,11 @@ std::vector<RooflineKernel> roofline_kernels(const RunStats& stats, const Progra
     sum.entry.flops += k.flops;
     sum.entry.dram_bytes += k.dram_bytes;
     sum.entry.time_s += k.time_s;
-    sum.peak_seconds += seconds_at_peak(hw, k.flops * matmul_share, k.flops * (1 - matmul_share),
-                                        kernel.compute_dtype);
+    const double dequant = dequant_seconds_at_peak(hw, kernel) * static_cast<double>(k.calls);
+    sum.dequant_seconds += dequant;
+    sum.peak_seconds +=
+        dequant + seconds_at_peak(hw, k.flops * matmul_share, k.flops * (1 - matmul_share),
+                                  kernel.compute_dtype);
     sum.collective = sum.collective && kernel.collective != Collective::kNone;
   }
 
@@ -156,7 +168,8 @@ std::vector<RooflineKernel> roofline_kernels(const RunStats& stats, const Progra
       e.bottleneck = "memory";
     } else {
       e.share_of_roof = e.achieved / e.compute_roof;
-      e.bottleneck = "compute";
+      // Weight unpacking on the CUDA cores, not the model's FLOPs, sets this roof.
+      e.bottleneck = 2 * sum.dequant_seconds > sum.peak_seconds ? "dequantization" : "compute";
     }
     if (e.share_of_roof < kRooflineMargin && e.bottleneck != "communication") {
       e.bottleneck = "latency/overhead";

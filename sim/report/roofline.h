@@ -46,10 +46,14 @@ struct RooflineKernel {
   std::string dtype;                             // of its matmuls
   double intensity = 0;                          // FLOP / DRAM byte (infinite without DRAM traffic)
   double achieved = 0;                           // FLOP/s
-  double compute_roof = 0;   // FLOP/s its mix of matmul and other FLOPs reaches at peak
+  // FLOP/s its mix of matmul and other FLOPs reaches at peak, with the weights it dequantizes
+  // on a GPU's CUDA cores (dequant_slots at the FP32-FMA rate)
+  double compute_roof = 0;
   double memory_roof = 0;    // intensity x DRAM bandwidth
   double share_of_roof = 0;  // achieved / min(compute_roof, memory_roof)
-  std::string bottleneck;    // compute | memory | latency/overhead | communication
+  // compute | dequantization (compute, most of it unpacking weights) | memory |
+  // latency/overhead | communication
+  std::string bottleneck;
 };
 
 // One entry per kernel of `stats`, or per role with `by_role` (summed). `first_step` is the
