@@ -2,6 +2,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "sim/common/error.h"
@@ -20,12 +21,28 @@ std::uint16_t float_to_bf16(float value) {
 }
 
 // GCC's _Float16 converts with IEEE round-to-nearest-even on every x86-64 and AArch64 target.
-float fp16_to_float(std::uint16_t bits) {
-  return static_cast<float>(std::bit_cast<_Float16>(bits));
+// Debian's clang 14 (scripts/fuzz.sh) has no _Float16 on x86-64; its storage-only __fp16 converts
+// the same way with the F16C instructions (x86-64 CPUs since 2012), and without them would need
+// helpers only compiler-rt has. __fp16 cannot be returned, hence memcpy, not bit_cast.
+#if defined(__clang__) && __clang_major__ < 15 && defined(__x86_64__)
+using Half = __fp16;
+#define DFSIM_HALF_TARGET __attribute__((target("f16c")))
+#else
+using Half = _Float16;
+#define DFSIM_HALF_TARGET
+#endif
+
+DFSIM_HALF_TARGET float fp16_to_float(std::uint16_t bits) {
+  Half half;
+  std::memcpy(&half, &bits, sizeof half);
+  return static_cast<float>(half);
 }
 
-std::uint16_t float_to_fp16(float value) {
-  return std::bit_cast<std::uint16_t>(static_cast<_Float16>(value));
+DFSIM_HALF_TARGET std::uint16_t float_to_fp16(float value) {
+  const Half half = static_cast<Half>(value);
+  std::uint16_t bits;
+  std::memcpy(&bits, &half, sizeof bits);
+  return bits;
 }
 
 bool functional_dtype(Dtype dtype) {
