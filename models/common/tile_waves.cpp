@@ -6,6 +6,7 @@
 
 #include "models/common/collective.h"
 #include "models/common/sim_time.h"
+#include "sim/common/integer_math.h"
 
 namespace dfsim {
 
@@ -35,7 +36,7 @@ void TileWaves::execute(const Kernel& kernel, double tile_math, KernelRecord& re
   const double inflight = inflight_bytes_per_unit(kernel, units_);
 
   const std::int64_t slots = units_.one_wave ? kernel.tiles : units * kernel.tiles_per_unit;
-  const std::int64_t waves = (kernel.tiles + slots - 1) / slots;
+  const std::int64_t waves = ceil_div(kernel.tiles, slots);
   std::int64_t remaining = kernel.tiles;
   for (std::int64_t wave_index = 1; remaining > 0; ++wave_index) {
     const double wave_start = now_seconds();
@@ -43,7 +44,7 @@ void TileWaves::execute(const Kernel& kernel, double tile_math, KernelRecord& re
     remaining -= wave;
     // Tiles are spread over the units first; the busiest holds ceil(wave / units) of them.
     const std::int64_t active = std::min(wave, units);
-    const std::int64_t per_unit = (wave + units - 1) / units;
+    const std::int64_t per_unit = ceil_div(wave, units);
     // A kernel's own figure is for a full unit (tiles_per_unit resident tiles): a unit of a
     // partial wave holds fewer of its tiles and keeps only their share in flight.
     const double unit_inflight =

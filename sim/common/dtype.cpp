@@ -3,6 +3,8 @@
 #include <array>
 #include <utility>
 
+#include "sim/common/integer_math.h"
+
 namespace dfsim {
 
 namespace {
@@ -94,7 +96,7 @@ double WeightLayout::matrix_bytes(std::int64_t k, std::int64_t n) const {
   const double scale = scale_bytes_per_group();
   if (scale == 0.0 || k <= 0) return weights * dtype_bytes(dtype);
   const std::int64_t group = group_size > 0 ? group_size : k;
-  const std::int64_t groups = (k + group - 1) / group;
+  const std::int64_t groups = ceil_div(k, group);
   return weights * dtype_bytes(dtype) + static_cast<double>(groups) * n * scale;
 }
 

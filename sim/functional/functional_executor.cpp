@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "sim/common/integer_math.h"
 #include "sim/functional/numerics.h"
 
 namespace dfsim::functional {
@@ -587,8 +588,7 @@ void FunctionalExecutor::run_tile(const Kernel& kernel, std::int64_t tile) {
         fail("kernel " + kernel.name + " mixes a matmul with other ops");
       columns += graph_->op(id).n;
     }
-    std::int64_t row_blocks =
-        first.m <= kSingleBlockRows ? 1 : (first.m + kRowBlock - 1) / kRowBlock;
+    std::int64_t row_blocks = first.m <= kSingleBlockRows ? 1 : ceil_div(first.m, kRowBlock);
     if (tiles % row_blocks != 0) row_blocks = 1;
     const std::int64_t column_blocks = tiles / row_blocks;
     const std::int64_t rb = tile / column_blocks, cb = tile % column_blocks;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "sim/common/error.h"
+#include "sim/common/integer_math.h"
 #include "sim/common/units.h"
 #include "sim/mapping/gpu_mapper.h"
 
@@ -47,8 +48,7 @@ double dequantization_flops(std::int64_t m, double weight_elements, Dtype weight
   double instructions = 1;
   if (weight == Dtype::kQ8_0 || weight == Dtype::kInt8 || weight == Dtype::kFp8) instructions = 2;
   if (weight == Dtype::kQ4_0 || weight == Dtype::kInt4) instructions = 3;
-  const double passes =
-      m <= kGemvRows ? 1.0 : static_cast<double>((m + kMatmulTileRows - 1) / kMatmulTileRows);
+  const double passes = m <= kGemvRows ? 1.0 : static_cast<double>(ceil_div(m, kMatmulTileRows));
   return 2.0 * instructions * weight_elements * passes;
 }
 

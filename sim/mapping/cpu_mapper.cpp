@@ -5,16 +5,13 @@
 #include <fmt/format.h>
 
 #include "sim/common/error.h"
+#include "sim/common/integer_math.h"
 #include "sim/common/units.h"
 #include "sim/mapping/kernel_formation.h"
 
 namespace dfsim {
 
 namespace {
-
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
-  return (a + b - 1) / b;
-}
 
 // Elements of an elementwise kernel one thread takes at a time (16 KiB of fp32).
 constexpr std::int64_t kElementBlock = 4096;

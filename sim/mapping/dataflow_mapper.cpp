@@ -7,6 +7,7 @@
 #include <map>
 
 #include "sim/common/error.h"
+#include "sim/common/integer_math.h"
 #include "sim/common/units.h"
 #include "sim/mapping/kernel_formation.h"
 
@@ -131,8 +132,7 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
     // weights on chip for the next micro-batch. If that and the activations exceed the SRAM
     // left beside the weight stream's buffer, the token range is cut into chunks.
     const Op& first = graph.op(kernel.ops.front());
-    kernel.micro_batches = std::max<std::int64_t>(
-        1, (first.m + kDataflowMicroBatchRows - 1) / kDataflowMicroBatchRows);
+    kernel.micro_batches = std::max<std::int64_t>(1, ceil_div(first.m, kDataflowMicroBatchRows));
     const double stream_buffer =
         chip.hbm.bandwidth * (chip.hbm.latency + chip.stage_latency * kernel.stages.size());
     const double budget = std::max(chip.sram.capacity - stream_buffer, chip.sram.capacity / 2);

@@ -7,16 +7,13 @@
 #include <fmt/format.h>
 
 #include "sim/common/error.h"
+#include "sim/common/integer_math.h"
 #include "sim/common/units.h"
 #include "sim/mapping/kernel_formation.h"
 
 namespace dfsim {
 
 namespace {
-
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
-  return (a + b - 1) / b;
-}
 
 // Output tile of a tensor-core GEMM (CUTLASS's default 128x128 threadblock tile).
 constexpr std::int64_t kGemmTile = 128;

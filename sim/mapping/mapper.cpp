@@ -1,5 +1,6 @@
 #include "sim/mapping/mapper.h"
 
+#include "sim/common/integer_math.h"
 #include "sim/mapping/apple_mapper.h"
 #include "sim/mapping/cpu_mapper.h"
 #include "sim/mapping/dataflow_mapper.h"
@@ -34,7 +35,7 @@ std::int64_t attended_cache_positions(const HwConfig& hw, std::int64_t max_posit
   const GpuSpec* gpu = hw.gpu();
   if (gpu == nullptr || gpu->stack != GpuStack::kGptFast) return 0;
   constexpr std::int64_t kMultiple = 8;
-  return (max_positions + kMultiple - 1) / kMultiple * kMultiple;
+  return ceil_div(max_positions, kMultiple) * kMultiple;
 }
 
 }  // namespace dfsim

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "sim/common/error.h"
+#include "sim/common/integer_math.h"
 
 namespace dfsim {
 
@@ -146,7 +147,6 @@ class DecoderBuilder {
     return Tensor{name, {rows, width}, act_};
   }
   static Tensor dependency(const std::string& name) { return Tensor{name, {0}, Dtype::kBf16}; }
-  static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 
   // Ring collective over the ranks after `producer`; returns the op whose output carries on.
   OpId collective(const std::string& role, OpKind kind, int layer, OpId producer,
@@ -618,13 +618,13 @@ ExpertShard expert_shard(const ModelSpec& model, std::int64_t intermediate, std:
     shard.expert_parallel = true;
     shard.experts = local;
     shard.columns = intermediate;
-    shard.rows = (tokens * top_k + ranks - 1) / ranks;
+    shard.rows = ceil_div(tokens * top_k, ranks);
     shard.experts_read = std::min({static_cast<double>(local), static_cast<double>(shard.rows),
                                    std::max(1.0, expected / ranks)});
     return shard;
   }
   shard.experts = count;
-  shard.columns = (intermediate + ranks - 1) / ranks;
+  shard.columns = ceil_div(intermediate, ranks);
   shard.rows = tokens * top_k;
   shard.experts_read = expected;
   return shard;
