@@ -327,9 +327,7 @@ void FunctionalExecutor::run_rows(std::size_t id, std::int64_t first, std::int64
           const std::int64_t begin = window > 0 ? std::max<std::int64_t>(0, p - window + 1) : 0;
           check_cache(id, op.layer, b, begin, p + 1);
           const std::vector<float>& k = cache.keys[static_cast<std::size_t>(b)];
-          const std::int64_t width =
-              static_cast<std::int64_t>(k.size()) /
-              static_cast<std::int64_t>(cache.written[static_cast<std::size_t>(b)].size());
+          const std::int64_t width = cache.width(b);
           const std::int64_t per_kv = heads / (width / d);
           for (std::int64_t head = 0; head < heads; ++head) {
             std::span<const float> query(q.data.data() + r * q.cols + head * d,
@@ -355,9 +353,7 @@ void FunctionalExecutor::run_rows(std::size_t id, std::int64_t first, std::int64
           const std::int64_t b = r / n;
           check_cache(id, op.layer, b, 0, position(r) + 1);
           const std::vector<float>& v = cache.values[static_cast<std::size_t>(b)];
-          const std::int64_t width =
-              static_cast<std::int64_t>(v.size()) /
-              static_cast<std::int64_t>(cache.written[static_cast<std::size_t>(b)].size());
+          const std::int64_t width = cache.width(b);
           const std::int64_t per_kv = heads / (width / d);
           for (std::int64_t head = 0; head < heads; ++head) {
             // Only the positions this row attends to carry probability (the rest are zero).
@@ -521,9 +517,7 @@ void FunctionalExecutor::run_fused_attention(const Kernel& kernel, std::int64_t 
     check_cache(values_id, op.layer, b, begin, p + 1);
     const auto& keys = cache.keys[static_cast<std::size_t>(b)];
     const auto& values = cache.values[static_cast<std::size_t>(b)];
-    const std::int64_t width =
-        static_cast<std::int64_t>(keys.size()) /
-        static_cast<std::int64_t>(cache.written[static_cast<std::size_t>(b)].size());
+    const std::int64_t width = cache.width(b);
     const std::int64_t kv_head = head / (heads / (width / d));
     std::span<const float> query(q.data.data() + r * q.cols + head * d,
                                  static_cast<std::size_t>(d));

@@ -49,6 +49,12 @@ class FunctionalExecutor : public TileListener {
   struct Cache {  // one layer: per sequence, per position, kv_width values
     std::vector<std::vector<float>> keys, values;
     std::vector<std::vector<bool>> written;
+    // kv_width, as the appends laid sequence b out (values per position)
+    std::int64_t width(std::int64_t b) const {
+      const auto sequence = static_cast<std::size_t>(b);
+      return static_cast<std::int64_t>(keys[sequence].size()) /
+             static_cast<std::int64_t>(written[sequence].size());
+    }
   };
   struct LinearState {  // DiJiang, one layer: per sequence and kv head, S [m, d] and z [m]
     std::vector<std::vector<float>> s, z;  // [sequence][kv_head * m * d], [sequence][kv_head * m]
