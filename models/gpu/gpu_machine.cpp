@@ -39,10 +39,11 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   const double matmul_rate =
       (tensor != gpu_.tensor_rate.end() ? tensor->second : gpu_.vector_rate) / gpu_.sm_count;
   const double vector_rate = gpu_.vector_rate / gpu_.sm_count;
-  // Dequantization issues on the CUDA cores: vector_rate counts an FMA as 2 FLOPs per slot.
+  // Dequantization issues on the CUDA cores, one FMA slot at a time.
+  const double dequant_rate = gpu_.dequant_slot_rate() / gpu_.sm_count;
   const double tile_dequant = kernel.dequant_slots / tiles;
   const double tile_math =
-      tile_matmul / matmul_rate + tile_other / vector_rate + tile_dequant / (vector_rate / 2);
+      tile_matmul / matmul_rate + tile_other / vector_rate + tile_dequant / dequant_rate;
   waves_.execute(kernel, tile_math, record);
 }
 

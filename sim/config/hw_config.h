@@ -63,6 +63,9 @@ struct GpuSpec {
   int sockets = 1;  // GPUs joined by `link` (tensor parallelism)
   LinkSpec link;
   GpuStack stack = GpuStack::kServing;
+
+  // Dequantization slots per second, whole chip: one FP32 FMA (2 FLOPs of vector_rate) each.
+  double dequant_slot_rate() const { return vector_rate / 2; }
 };
 
 // What a kernel call costs on a dataflow chip besides the pipeline drain and refill, which the

@@ -38,8 +38,9 @@ double seconds_at_peak(const HwConfig& hw, double matmul_flops, double other_flo
 // issue slots; one rank's share under tensor parallelism, which the ranks do side by side).
 double dequant_seconds_at_peak(const HwConfig& hw, const Kernel& kernel) {
   const GpuSpec* gpu = hw.gpu();
-  return gpu != nullptr && kernel.dequant_slots > 0 ? kernel.dequant_slots / (gpu->vector_rate / 2)
-                                                    : 0;
+  return gpu != nullptr && kernel.dequant_slots > 0
+             ? kernel.dequant_slots / gpu->dequant_slot_rate()
+             : 0;
 }
 
 std::string role_of(const std::string& name, int layer) {
