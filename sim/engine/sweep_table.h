@@ -9,20 +9,10 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/common/csv_line.h"
 #include "sim/common/error.h"
 
 namespace dfsim {
-
-// One field of a CSV line and the 1-based character column where it starts.
-struct CsvField {
-  std::string text;
-  std::size_t column = 1;
-};
-
-// Splits one CSV line (RFC 4180 quoting: "a,b" and "say ""hi"""). A field that opens a quote
-// and does not close it, or text after a closing quote, is an InputError at `where` (its line,
-// the column of the fault).
-std::vector<CsvField> split_csv_line(std::string_view line, const SourceLocation& where);
 
 // A field quoted when it needs to be; newlines become spaces so a row stays one line.
 std::string csv_field(std::string_view value);
