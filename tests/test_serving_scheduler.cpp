@@ -370,3 +370,36 @@ TEST_CASE("unservable requests and bad scheduler settings are input errors", "[s
           dfsim::Scheduler(config(0, 64, 0, 16, 100, KvPolicy::kGuaranteedNoEvict), big);
         }) == "max_batch: expected an integer >= 1, got 0");
 }
+
+TEST_CASE("the serving loop is driven from outside: steps are pulled and idle time skipped",
+          "[serving]") {
+  // One request at t = 0 and one at t = 10 s, as a machine that pulls steps would see them.
+  dfsim::ServingSimulator simulator({{0, 8, 2}, {10, 8, 1}},
+                                    config(4, 64, 0, 8, 8, KvPolicy::kGuaranteedNoEvict));
+  auto step = simulator.next_step(0);
+  REQUIRE(step);
+  CHECK(seqs(*step) == std::vector<Seq>{{0, 8, 0, true}});
+  CHECK_THROWS_AS(simulator.next_step(0), std::logic_error);  // a step is in flight
+  simulator.step_done(0.5);
+  step = simulator.next_step(0.5);
+  REQUIRE(step);
+  CHECK(seqs(*step) == std::vector<Seq>{{0, 1, 8, true}});
+  simulator.step_done(0.75);
+  CHECK_FALSE(simulator.done());
+  CHECK_FALSE(simulator.next_step(0.75));  // idle: nothing runs until the next arrival
+  REQUIRE(simulator.next_arrival_s());
+  CHECK(*simulator.next_arrival_s() == 10);
+  step = simulator.next_step(10);
+  REQUIRE(step);
+  CHECK(seqs(*step) == std::vector<Seq>{{1, 8, 0, true}});
+  simulator.step_done(10.25);
+  CHECK(simulator.done());
+  CHECK_FALSE(simulator.next_step(10.25));
+  const auto& records = simulator.records();
+  CHECK(records[0].token_s == std::vector<double>{0.5, 0.75});
+  CHECK(records[1].first_token_s == 10.25);
+  const dfsim::ServingStats stats = dfsim::serving_stats(simulator.result());
+  CHECK(stats.duration_s == 10.25);
+  CHECK(stats.busy_fraction == Approx(1.0 / 10.25));  // 0.5 + 0.25 + 0.25 s of steps
+  CHECK(stats.ttft_s.p50 == Approx(0.375));           // 0.5 and 0.25
+}

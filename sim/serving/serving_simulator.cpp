@@ -106,7 +106,9 @@ ServingResult run_serving(std::vector<Request> requests, const SchedulerConfig& 
   while (!simulator.done()) {
     std::optional<StepBatch> step = simulator.next_step(now);
     if (!step) {
-      now = *simulator.next_arrival_s();
+      const std::optional<double> arrival = simulator.next_arrival_s();
+      if (!arrival) throw std::logic_error("run_serving: nothing to run and nothing to arrive");
+      now = *arrival;
       continue;
     }
     const double seconds = cost.step_seconds(*step);
