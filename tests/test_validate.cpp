@@ -127,7 +127,7 @@ TEST_CASE("dfsim validate rejects bad CSV with file:line:column and exit code 2"
   expect("hw,model,colour\n",
          "bad.csv:1:10: colour: unknown column (expected hw, model, "
          "weight_dtype, phase, batch, prompt, gen, metric, measured, unit, "
-         "source, notes)");
+         "source, notes; optional: aggregate)");
   expect(kHeader + "a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,10,tok/s,\"t,\n",
          "bad.csv:2:67: quoted field never closed");
   Outcome missing = run_dfsim(dir, "validate no-such-dir");
