@@ -249,3 +249,27 @@ TEST_CASE("dfsim calibrate: an unknown, non-numeric or mismatched --free key is 
   CHECK(four.code == 2);
   CHECK(four.err == "dfsim: error: --free: at most three free parameters\n");
 }
+
+TEST_CASE("dfsim calibrate notes a config that sets the free field itself", "[calibrate]") {
+  TempDir dir;
+  // child.yaml inherits sn40l and writes its own host_sync: the fit overrides it in the rows,
+  // but a value written into sn40l.yaml would not reach child.yaml's rows.
+  dir.write("child.yaml",
+            "inherit: sn40l\nname: child\nkernel_call:\n  launch_overhead: 3 us\n"
+            "  host_sync: 9 us\n  program_load: 20 us\n");
+  dir.write("rows.csv",
+            kHeader + "child.yaml,tiny-llama,bf16,decode,1,4,1,time_per_token_s,1e-4,s,t,\n");
+  Outcome outcome = run_dfsim(dir,
+                              "calibrate --hw sn40l rows.csv --evaluations 3 --format json "
+                              "--free hw.kernel_call.host_sync=1us..100us,log");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json report = json::parse(outcome.out);
+  // The start is sn40l's own value, 2 us; the budget of 3 is kept.
+  CHECK(report["parameters"][0]["start"].get<double>() == Approx(2e-6).epsilon(1e-12));
+  CHECK(report["evaluations"].size() == 3);
+  REQUIRE(report["notes"].size() == 1);
+  CHECK(report["notes"][0] ==
+        "child.yaml sets kernel_call.host_sync itself: the fit applies to its rows, a value "
+        "written to sn40l.yaml does not");
+}

@@ -70,7 +70,7 @@ std::string table(const CalibrationReport& report, const std::string& written) {
   for (const FittedParameter& p : report.parameters) {
     const FreeParameter& f = p.parameter;
     out += fmt::format("  {:<{}}  {:<24}  {:>12}  {:>12}\n", f.key, key, free_range_text(f),
-                       free_value_text(f, p.start, 4), free_value_text(f, p.fitted, 4));
+                       free_display_text(f, p.start), free_display_text(f, p.fitted));
   }
   out += "\n";
   std::size_t where = 3, hw = 2, model = 5, metric = 6;
@@ -108,6 +108,7 @@ std::string table(const CalibrationReport& report, const std::string& written) {
   out += fmt::format("  {} rows fitted; {} {} -> {}\n", fitted, objective_name(report.objective),
                      objective_value(report.objective, report.objective_before),
                      objective_value(report.objective, report.objective_after));
+  for (const std::string& note : report.notes) out += fmt::format("  note: {}\n", note);
   if (!written.empty()) out += fmt::format("  wrote {}\n", written);
   return out;
 }
@@ -140,7 +141,7 @@ nlohmann::json json(const CalibrationReport& report, const std::string& written)
                           {"scale", f.bound.log ? "log" : "lin"},
                           {"start", p.start},
                           {"fitted", p.fitted},
-                          {"fitted_text", free_value_text(f, p.fitted, 4)}});
+                          {"fitted_text", free_display_text(f, p.fitted)}});
   }
   nlohmann::json rows = nlohmann::json::array();
   for (std::size_t i = 0; i < report.before.size(); ++i) {
@@ -173,6 +174,7 @@ nlohmann::json json(const CalibrationReport& report, const std::string& written)
           {"objective_before", report.objective_before},
           {"objective_after", report.objective_after},
           {"rows", std::move(rows)},
+          {"notes", report.notes},
           {"evaluations", std::move(steps)},
           {"written", written.empty() ? nlohmann::json(nullptr) : nlohmann::json(written)}};
 }

@@ -261,16 +261,17 @@ std::string free_value_text(const FreeParameter& parameter, double value, int di
   return format_quantity(value, parameter.dimension, digits);
 }
 
+std::string free_display_text(const FreeParameter& parameter, double value) {
+  const std::string text = free_value_text(parameter, value, 4);
+  if (value != 0) return text;
+  const std::string unit = free_value_text(parameter, parameter.bound.hi, 4);
+  const std::size_t space = unit.find(' ');
+  return space == std::string::npos ? text : "0" + unit.substr(space);
+}
+
 std::string free_range_text(const FreeParameter& parameter) {
-  auto end = [&](double value, double other) {
-    std::string text = free_value_text(parameter, value, 4);
-    if (value != 0) return text;
-    const std::string unit = free_value_text(parameter, other, 4);
-    const std::size_t space = unit.find(' ');
-    return space == std::string::npos ? text : "0" + unit.substr(space);
-  };
-  return fmt::format("{}..{} {}", end(parameter.bound.lo, parameter.bound.hi),
-                     end(parameter.bound.hi, parameter.bound.lo),
+  return fmt::format("{}..{} {}", free_display_text(parameter, parameter.bound.lo),
+                     free_display_text(parameter, parameter.bound.hi),
                      parameter.bound.log ? "log" : "lin");
 }
 
@@ -333,6 +334,21 @@ CalibrationReport calibrate(const CalibrateOptions& options) {
                : current       ? *current
                                : from_unit(parameter.bound, 0.5);
     x = std::clamp(x, parameter.bound.lo, parameter.bound.hi);
+    // A config between a row's and the calibrated one that writes the field shadows it.
+    const std::string field = parameter.key.substr(3);
+    for (const std::string& hw : configs) {
+      for (const std::string& file : config_inherit_chain(ConfigKind::kHardware, hw)) {
+        std::error_code error;
+        if (fs::equivalent(file, report.hw_path, error)) break;
+        std::string known;
+        if (find_field(load_yaml_file(file), field, &known)) {
+          report.notes.push_back(fmt::format(
+              "{} sets {} itself: the fit applies to its rows, a value written to {} does not",
+              file, field, fs::path(report.hw_path).filename().string()));
+          break;
+        }
+      }
+    }
     start.push_back(x);
     bounds.push_back(parameter.bound);
     report.parameters.push_back({parameter, x, x});
@@ -436,12 +452,12 @@ std::string fitted_config_text(const CalibrationReport& report, const std::strin
           std::string range = free_range_text(p);
           return range.insert(range.rfind(' ') + 1, "(");
         }(),
-        free_value_text(p, fitted.start, 4), jointly.empty() ? "" : ", jointly with " + jointly,
+        free_display_text(p, fitted.start), jointly.empty() ? "" : ", jointly with " + jointly,
         report.method, report.steps.size(), objective_name(report.objective),
         objective_text(report.objective, report.objective_before),
         objective_text(report.objective, report.objective_after), residuals);
     text = set_yaml_value(text, report.hw_path, p.key.substr(3),
-                          free_value_text(p, fitted.fitted, 4), wrap(note, 94));
+                          free_display_text(p, fitted.fitted), wrap(note, 94));
   }
   return text;
 }

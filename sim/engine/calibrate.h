@@ -45,7 +45,11 @@ FreeParameter parse_free_parameter(const std::string& text);
 // An override value for a parameter value: the unit of its dimension, 12 significant digits.
 std::string free_value_text(const FreeParameter& parameter, double value, int digits = 12);
 
-// "0 us..200 us lin": the range for people (a zero end in the other end's unit).
+// A value for people: 4 significant digits, a zero in the unit of the range's upper end
+// ("0 us", not "0 s").
+std::string free_display_text(const FreeParameter& parameter, double value);
+
+// "0 us..200 us lin": the range for people.
 std::string free_range_text(const FreeParameter& parameter);
 
 struct CalibrateOptions {
@@ -81,6 +85,9 @@ struct CalibrationReport {
   double objective_after = 0;
   std::vector<SearchStep> steps;
   std::string method;
+  // Warnings for the reader: a row's config that sets a free field itself, so that a value
+  // written into the calibrated config would not reach it (the fit itself applies to it).
+  std::vector<std::string> notes;
 };
 
 // Checks the free keys against the configs, runs the search and returns what it found. Bad
