@@ -43,7 +43,7 @@ std::string row(const std::string& hw, const std::string& model, int context, in
 
 }  // namespace
 
-TEST_CASE("--free parses a range with units, a scale and a start", "[calibrate]") {
+TEST_CASE("calibrate's --free parses a range with units, a scale and a start", "[calibrate]") {
   using dfsim::parse_free_parameter;
   const dfsim::FreeParameter p = parse_free_parameter("hw.kernel_call.host_sync=0us..200us");
   CHECK(p.key == "hw.kernel_call.host_sync");
