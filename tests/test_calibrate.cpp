@@ -273,3 +273,37 @@ TEST_CASE("dfsim calibrate notes a config that sets the free field itself", "[ca
         "child.yaml sets kernel_call.host_sync itself: the fit applies to its rows, a value "
         "written to sn40l.yaml does not");
 }
+
+TEST_CASE("dfsim calibrate fits two fields at once with Nelder-Mead, one on a log range",
+          "[calibrate]") {
+  TempDir dir;
+  // Rows simulated at host_sync = 37 us and HBM at 1.2 TB/s (sn40l.yaml: 2 us, 1.6 TB/s). The
+  // two are told apart by the rows: tiny-llama's step is mostly call boundaries, llama3.2-1b's
+  // mostly weight streaming.
+  const std::string set = "--set hw.kernel_call.host_sync=37us --set hw.hbm.bandwidth=1.2TB/s";
+  const json a = run_report(dir, "tiny-llama", "sn40l", 16, 4, set);
+  const json b = run_report(dir, "llama3.2-1b", "sn40l", 64, 2, set);
+  const json c = run_report(dir, "llama3.2-1b", "sn40l-8", 64, 2, set);
+  dir.write("rows.csv", kHeader +
+                            row("sn40l", "tiny-llama", 16, 4, "time_per_token_s",
+                                a["time_per_step_s"].get<double>()) +
+                            row("sn40l", "llama3.2-1b", 64, 2, "tokens_per_second",
+                                b["tokens_per_second"].get<double>()) +
+                            row("sn40l-8", "llama3.2-1b", 64, 2, "time_per_token_s",
+                                c["time_per_step_s"].get<double>()));
+  Outcome outcome = run_dfsim(dir,
+                              "calibrate --hw sn40l rows.csv -j 2 --format json --objective "
+                              "rms-log --free hw.kernel_call.host_sync=0us..200us,start=5us "
+                              "--free hw.hbm.bandwidth=0.5TB/s..4TB/s,log");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json report = json::parse(outcome.out);
+  CHECK(report["method"] == "nelder-mead");
+  CHECK(report["objective"] == "rms-log");
+  // Default budget: 30 per free field.
+  CHECK(report["evaluations"].size() <= 60);
+  CHECK(report["parameters"][0]["fitted"].get<double>() == Approx(37e-6).epsilon(0.02));
+  // The start of the second is sn40l's own 1.6 TB/s.
+  CHECK(report["parameters"][1]["start"].get<double>() == Approx(1.6e12).epsilon(1e-12));
+  CHECK(report["parameters"][1]["fitted"].get<double>() == Approx(1.2e12).epsilon(0.02));
+}
