@@ -217,8 +217,8 @@ Action add_calibrate_command(CLI::App& app) {
                   "inherits from it")
       ->required();
   cmd->add_option("csv", options->paths,
-                  "Calibration CSVs or directories of them (default: ../shared/calibration "
-                  "beside the source tree, or $DFSIM_CALIBRATION_DIR)");
+                  "Measured-data CSVs or directories of them (default: hw_configs/measured "
+                  "in the source tree, or $DFSIM_CALIBRATION_DIR)");
   cmd->add_option("--free", options->free,
                   "KEY=LO..HI[,lin|log][,start=V]: a field to fit, applied to every row as an "
                   "override, e.g. hw.kernel_call.host_sync=0us..200us (units as in configs; "
