@@ -329,10 +329,12 @@ TEST_CASE("A chunked prefill never computes faster than its PCUs allow", "[dataf
 
 TEST_CASE("Each kernel-call boundary idles HBM for sync, launch, latency and drain", "[dataflow]") {
   // llama3.1-8b, 1-token decode at past 128 on one sn40l socket, looping off: 34 calls
-  // (embedding, 32 layers, lm_head).
-  const json result = dfsim::run_in_child([] {
+  // (embedding, 32 layers, lm_head), orchestrated by the host (every call issued and observed
+  // by it; on one socket no per-socket terms).
+  const dfsim::Override by_host = dfsim::parse_override("hw.kernel_call.orchestration=host");
+  const json result = dfsim::run_in_child([&] {
     const dfsim::RunResult run =
-        dfsim::run_simulation_traced(request("llama3.1-8b", decode(128, 1)));
+        dfsim::run_simulation_traced(request("llama3.1-8b", decode(128, 1), {by_host}));
     json kernels = json::array();
     for (const dfsim::KernelRecord& record : run.trace.kernels) {
       kernels.push_back({{"first_byte", record.dram_first_byte},
@@ -385,8 +387,9 @@ TEST_CASE("Each kernel-call boundary idles HBM for sync, launch, latency and dra
 
   // A slower host_sync (2 us -> 12 us) adds 10 us at each of the 33 boundaries after the first
   // call: 330 us, to the time and to the measured sync overhead.
-  const RunStats slow = dfsim::run_isolated(request(
-      "llama3.1-8b", decode(128, 1), {dfsim::parse_override("hw.kernel_call.host_sync=12us")}));
+  const RunStats slow = dfsim::run_isolated(
+      request("llama3.1-8b", decode(128, 1),
+              {by_host, dfsim::parse_override("hw.kernel_call.host_sync=12us")}));
   const double base_time = result["time_s"].get<double>();
   CHECK(slow.time_s - base_time == Approx(33 * 10e-6).epsilon(0.01));
   CHECK(slow.sync_overhead_s - result["sync_overhead_s"].get<double>() ==

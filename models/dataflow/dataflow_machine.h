@@ -12,11 +12,13 @@
 //   micro-batch (plus one stage latency); it finishes no earlier than its predecessor plus one
 //   micro-batch of its own. Its compute rate is its share of PCUs times the per-PCU peak. A
 //   token chunk starts on a stage only once that stage's PCUs have finished the previous chunk.
-// - A kernel call ends when the last stage finishes and its writes are in memory. Between calls
-//   the host observes completion (host_sync), issues the next call (launch_overhead) and, for a
-//   different kernel, loads its program (program_load); only then does the loader start again,
-//   so HBM idles across the boundary. Inside a looped call the loader continues straight into
-//   the next iteration's weights: the boundary disappears.
+// - A kernel call ends when the last stage finishes and its writes are in memory; the simulated
+//   socket is the busiest one, so every socket has finished then. Between calls the orchestrator
+//   sees that and issues the next call (KernelCallSpec: by the host, polling and launching each
+//   socket, or by the AGCUs after a barrier over P2P) and, for a different kernel, the program
+//   is loaded; only then does the loader start again, so HBM idles across the boundary. Inside a
+//   looped call the loader continues straight into the next iteration's weights: the boundary
+//   disappears.
 #pragma once
 
 #include <deque>
