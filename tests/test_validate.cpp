@@ -127,10 +127,99 @@ TEST_CASE("dfsim validate rejects bad CSV with file:line:column and exit code 2"
   expect("hw,model,colour\n",
          "bad.csv:1:10: colour: unknown column (expected hw, model, "
          "weight_dtype, phase, batch, prompt, gen, metric, measured, unit, "
-         "source, notes)");
+         "source, notes; optional: aggregate)");
   expect(kHeader + "a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,10,tok/s,\"t,\n",
          "bad.csv:2:67: quoted field never closed");
   Outcome missing = run_dfsim(dir, "validate no-such-dir");
   CHECK(missing.code == 2);
   CHECK(missing.err == "dfsim: error: no-such-dir: no such file or directory\n");
+}
+
+TEST_CASE("dfsim validate runs aggregate rows: max and geomean over models x hardware",
+          "[validate]") {
+  TempDir dir;
+  auto report = [&](const std::string& args) {
+    Outcome run = run_dfsim(dir, "run " + args + " --set model.weight_dtype=bf16 --format json");
+    INFO(run.err);
+    REQUIRE(run.code == 0);
+    return json::parse(run.out);
+  };
+  const double a100 =
+      report("--model tiny-llama --hw a100-80gb --context 4 --tokens 2")["tokens_per_second"];
+  const double h100 =
+      report("--model tiny-llama --hw h100-sxm --context 4 --tokens 2")["tokens_per_second"];
+  REQUIRE(a100 != Approx(h100).epsilon(1e-3));  // else max could not tell them apart
+  auto speedup = [&](const std::string& model) {
+    const std::string args = "--model " + model + " --hw sn40l --context 16 --tokens 2 --looping ";
+    return report(args + "off")["time_s"].get<double>() /
+           report(args + "on")["time_s"].get<double>();
+  };
+  const double tiny = speedup("tiny-llama");
+  const double small = speedup("llama3.2-1b");
+  // Measured 1.25 x the larger rate -> error 1/1.25 - 1 = -0.2; measured 0.8 x the geometric
+  // mean sqrt(tiny * small) -> 1/0.8 - 1 = +0.25.
+  const std::string csv =
+      "hw,model,weight_dtype,phase,batch,prompt,gen,metric,measured,unit,source,notes,aggregate\n" +
+      fmt::format(
+          "a100-80gb; h100-sxm,tiny-llama,bf16,decode,1,4,2,tokens_per_second,{:.17g},"
+          "tok/s,test,,max\n",
+          1.25 * std::max(a100, h100)) +
+      fmt::format(
+          "sn40l,tiny-llama;llama3.2-1b,bf16,decode,1,16,2,looping_speedup,{:.17g},x,"
+          "test,,geomean\n",
+          0.8 * std::sqrt(tiny * small)) +
+      "sn40l,tiny-llama;no-such-model,bf16,decode,1,16,2,looping_speedup,2,x,test,,max\n" +
+      fmt::format("a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,{:.17g},tok/s,t,,\n",
+                  a100);
+  dir.write("rows.csv", csv);
+  Outcome outcome = run_dfsim(dir, "validate rows.csv --format json -j 2");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json rows = json::parse(outcome.out)["files"].at(0)["rows"];
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[0]["aggregate"] == "max");
+  CHECK(rows[0]["value"].get<double>() == Approx(std::max(a100, h100)).epsilon(1e-12));
+  CHECK(rows[0]["error"].get<double>() == Approx(-0.2).epsilon(1e-9));
+  REQUIRE(rows[0]["members"].size() == 2);
+  CHECK(rows[0]["members"][0]["hw"] == "a100-80gb");
+  CHECK(rows[0]["members"][0]["value"].get<double>() == Approx(a100).epsilon(1e-12));
+  CHECK(rows[0]["members"][1]["hw"] == "h100-sxm");
+  CHECK(rows[0]["members"][1]["value"].get<double>() == Approx(h100).epsilon(1e-12));
+  CHECK(rows[1]["value"].get<double>() == Approx(std::sqrt(tiny * small)).epsilon(1e-12));
+  CHECK(rows[1]["error"].get<double>() == Approx(0.25).epsilon(1e-9));
+  CHECK(rows[1]["members"][1]["model"] == "llama3.2-1b");
+  CHECK(rows[1]["members"][1]["value"].get<double>() == Approx(small).epsilon(1e-12));
+  // One combination missing: the row is not simulated, and says which.
+  CHECK(rows[2]["simulated"] == false);
+  CHECK(rows[2]["reason"] == "no workload 'no-such-model'");
+  // A plain row in the same file, with the column left empty.
+  CHECK(rows[3]["value"].get<double>() == Approx(a100).epsilon(1e-12));
+  CHECK_FALSE(rows[3].contains("aggregate"));
+
+  Outcome text = run_dfsim(dir, "validate rows.csv");
+  CHECK(text.out.find("looping_speedup (geomean)") != std::string::npos);
+
+  // A bad aggregate, and entries without one, are errors at their field.
+  dir.write("bad.csv",
+            "hw,model,weight_dtype,phase,batch,prompt,gen,metric,measured,unit,source,notes,"
+            "aggregate\nsn40l,a;b,bf16,decode,1,4,2,looping_speedup,2,x,t,,mean\n");
+  Outcome bad = run_dfsim(dir, "validate bad.csv");
+  CHECK(bad.code == 2);
+  // "sn40l,a;b,bf16,decode,1,4,2,looping_speedup,2,x,t,," is 51 characters.
+  CHECK(bad.err ==
+        "dfsim: error: bad.csv:2:52: aggregate: expected max or geomean (or nothing for a row of "
+        "one hw and one model), got 'mean'\n");
+  dir.write("bad.csv", kHeader + "sn40l,a;;b,bf16,decode,1,4,2,looping_speedup,2,x,t,\n");
+  bad = run_dfsim(dir, "validate bad.csv");
+  CHECK(bad.code == 2);
+  CHECK(bad.err ==
+        "dfsim: error: bad.csv:2:7: model: several entries ('a;;b') need the aggregate column: "
+        "max or geomean over every model on every hw listed\n");
+  dir.write("bad.csv",
+            "hw,model,weight_dtype,phase,batch,prompt,gen,metric,measured,unit,source,notes,"
+            "aggregate\nsn40l,a;;b,bf16,decode,1,4,2,looping_speedup,2,x,t,,max\n");
+  bad = run_dfsim(dir, "validate bad.csv");
+  CHECK(bad.code == 2);
+  CHECK(bad.err ==
+        "dfsim: error: bad.csv:2:7: model: empty entry in 'a;;b' (entries are separated by ';')\n");
 }

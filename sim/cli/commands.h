@@ -17,6 +17,7 @@ Action add_sweep_command(CLI::App& app);
 Action add_merge_command(CLI::App& app);
 Action add_roofline_command(CLI::App& app);
 Action add_validate_command(CLI::App& app);
+Action add_calibrate_command(CLI::App& app);
 Action add_quantize_eval_command(CLI::App& app);
 
 // Parses the command line and runs the chosen subcommand; returns the process exit code.

@@ -37,6 +37,7 @@ int dfsim_main(int argc, char** argv) {
   add(add_merge_command);
   add(add_roofline_command);
   add(add_validate_command);
+  add(add_calibrate_command);
   add(add_quantize_eval_command);
   try {
     app.parse(argc, argv);

@@ -1,7 +1,6 @@
 // `dfsim sweep`: runs a grid or list of points, each in a forked worker, into a CSV / JSON-lines
 // file that grows a row per finished point.
 #include <fmt/format.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include "sim/engine/sweep_plot.h"
 #include "sim/engine/sweep_spec.h"
 #include "sim/engine/sweep_table.h"
+#include "sim/engine/worker_pool.h"
 
 namespace dfsim {
 
@@ -31,13 +31,6 @@ struct SweepOptions {
   std::string shard;
   std::string plot, svg, png;
 };
-
-// CPUs this process may run on (what `nproc` prints; under Slurm, the job's allocation).
-int available_cpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-}
 
 std::string read_points_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);

@@ -10,6 +10,7 @@
 #include "sim/cli/output_file.h"
 #include "sim/config/catalog.h"
 #include "sim/engine/calibration.h"
+#include "sim/engine/worker_pool.h"
 
 namespace dfsim {
 
@@ -19,10 +20,16 @@ struct ValidateOptions {
   std::string path;
   std::string format = "table";
   std::string out;
+  int jobs = 0;
 };
 
 std::string percent(double value) {
   return fmt::format("{:+.1f}%", 100 * value);
+}
+
+// An aggregate row's metric names its aggregate: "looping_speedup (max)".
+std::string metric_text(const CalibrationRow& row) {
+  return row.aggregate.empty() ? row.metric : row.metric + " (" + row.aggregate + ")";
 }
 
 std::string table(const std::vector<FileSummary>& files) {
@@ -32,7 +39,7 @@ std::string table(const std::vector<FileSummary>& files) {
     for (const RowResult& r : file.rows) {
       hw = std::max(hw, r.row.hw.size());
       model = std::max(model, r.row.model.size());
-      metric = std::max(metric, r.row.metric.size());
+      metric = std::max(metric, metric_text(r.row).size());
     }
     out += fmt::format("dfsim validate: {}\n", file.path);
     out += fmt::format(
@@ -44,7 +51,8 @@ std::string table(const std::vector<FileSummary>& files) {
       const CalibrationRow& row = r.row;
       out += fmt::format("  {:>4}  {:<{}}  {:<{}}  {:<5}  {:<7}  {:>5}  {:>6}  {:>4}  {:<{}}  ",
                          row.line, row.hw, hw, row.model, model, row.weight_dtype,
-                         phase_name(row.phase), row.batch, row.prompt, row.gen, row.metric, metric);
+                         phase_name(row.phase), row.batch, row.prompt, row.gen, metric_text(row),
+                         metric);
       if (r.simulated) {
         out +=
             fmt::format("{:>11.5g}  {:>11.5g}  {:>7}\n", r.value, row.measured, percent(r.error));
@@ -83,6 +91,14 @@ nlohmann::json json(const std::vector<FileSummary>& files) {
                           {"source", row.source},
                           {"simulated", r.simulated},
                           {"settings", r.settings}};
+      if (!row.aggregate.empty()) {
+        item["aggregate"] = row.aggregate;
+        nlohmann::json members = nlohmann::json::array();
+        for (const MemberResult& m : r.members) {
+          members.push_back({{"hw", m.hw}, {"model", m.model}, {"value", m.value}});
+        }
+        item["members"] = std::move(members);
+      }
       if (r.simulated) {
         item["value"] = r.value;
         item["error"] = r.error;
@@ -111,10 +127,9 @@ int validate(const ValidateOptions& options) {
     inputs.emplace_back(file, read_calibration_csv(file));
   }
   std::vector<FileSummary> files;
+  const int workers = options.jobs > 0 ? options.jobs : available_cpus();
   for (const auto& [file, rows] : inputs) {
-    std::vector<RowResult> results;
-    for (const CalibrationRow& row : rows) results.push_back(simulate_calibration_row(row));
-    files.push_back(summarize_calibration(file, std::move(results)));
+    files.push_back(summarize_calibration(file, simulate_calibration_rows(rows, {}, workers)));
   }
   write_output(options.out, options.format == "json" ? json(files).dump(2) + "\n" : table(files),
                "--out");
@@ -135,6 +150,9 @@ Action add_validate_command(CLI::App& app) {
   cmd->add_option("--format", options->format, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   cmd->add_option("--out,-o", options->out, "Write the table or JSON to this file");
+  cmd->add_option("--jobs,-j", options->jobs,
+                  "Simulations run at a time (default: the CPUs available)")
+      ->check(CLI::Range(1, 4096));
   return [options] { return validate(*options); };
 }
 

@@ -262,6 +262,26 @@ void check_override_prefixes(const std::vector<Override>& overrides) {
   }
 }
 
+ConfigNode load_config_tree(ConfigKind kind, const std::string& name_or_path,
+                            const std::vector<Override>& overrides) {
+  return load_tree(kind, name_or_path, overrides);
+}
+
+std::vector<std::string> config_inherit_chain(ConfigKind kind, const std::string& name_or_path) {
+  std::optional<BinName> bin =
+      kind == ConfigKind::kHardware ? binned_config(name_or_path) : std::nullopt;
+  std::vector<std::string> chain{locate_config(kind, bin ? bin->base : name_or_path)};
+  // load_config_with_inherit() has rejected cycles and deep chains for any config that loads;
+  // the bound keeps a broken one from looping here.
+  while (chain.size() <= 16 && !is_hf_config_path(chain.back())) {
+    const ConfigNode root = load_yaml_file(chain.back());
+    const ConfigNode* parent = root.is_map() ? root.find("inherit") : nullptr;
+    if (!parent || parent->kind != ConfigNode::Kind::kScalar) break;
+    chain.push_back(locate_config(kind, parent->scalar));
+  }
+  return chain;
+}
+
 HwConfig load_hw_config(const std::string& name_or_path, const std::vector<Override>& overrides) {
   return parse_hw_config(load_tree(ConfigKind::kHardware, name_or_path, overrides));
 }

@@ -36,6 +36,14 @@ struct Override {
 // Parses "key=value"; throws InputError for text without '=' or with an empty key.
 Override parse_override(const std::string& text);
 
+// The merged tree of a config (its `inherit:` chain resolved, a hardware bin applied) with the
+// overrides of its prefix applied, before the typed reading and validation.
+ConfigNode load_config_tree(ConfigKind kind, const std::string& name_or_path,
+                            const std::vector<Override>& overrides = {});
+
+// The files a config is made of: its own file first, then each file its `inherit:` chain names.
+std::vector<std::string> config_inherit_chain(ConfigKind kind, const std::string& name_or_path);
+
 // Loads a hardware config by name or path, applies the overrides whose key starts with "hw.",
 // and validates. Overrides for other prefixes are ignored here.
 HwConfig load_hw_config(const std::string& name_or_path, const std::vector<Override>& overrides);

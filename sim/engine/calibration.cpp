@@ -6,14 +6,19 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <sstream>
 
 #include "sim/common/error.h"
-#include "sim/engine/isolated_run.h"
+#include "sim/engine/run_request.h"
+#include "sim/engine/worker_pool.h"
+#include "sim/report/report.h"
 
 namespace dfsim {
 
@@ -24,6 +29,8 @@ namespace {
 const std::vector<std::string> kColumns{"hw",       "model",  "weight_dtype", "phase",
                                         "batch",    "prompt", "gen",          "metric",
                                         "measured", "unit",   "source",       "notes"};
+// Columns a file may have or leave out.
+const std::vector<std::string> kOptionalColumns{"aggregate"};
 
 struct Field {
   std::string text;
@@ -135,6 +142,37 @@ double number_field(const std::string& path, const Field& f, const std::string& 
   return value;
 }
 
+// The ';'-separated entries of an aggregate row's hw or model field (spaces around them
+// ignored); a plain row's field is its one entry.
+std::vector<std::string> entries(const std::string& path, const Field& f, const std::string& key,
+                                 bool aggregate) {
+  if (!aggregate) {
+    if (f.text.find(';') != std::string::npos) {
+      throw InputError(SourceLocation{path, f.line, f.column}, key,
+                       "several entries ('" + f.text +
+                           "') need the aggregate column: max or geomean over every model on "
+                           "every hw listed");
+    }
+    return {f.text};
+  }
+  std::vector<std::string> out;
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t end = std::min(f.text.find(';', begin), f.text.size());
+    std::string item = f.text.substr(begin, end - begin);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (item.empty()) {
+      throw InputError(SourceLocation{path, f.line, f.column}, key,
+                       "empty entry in '" + f.text + "' (entries are separated by ';')");
+    }
+    out.push_back(item);
+    if (end == f.text.size()) break;
+    begin = end + 1;
+  }
+  return out;
+}
+
 // What the source and the notes say in words that the simulation must follow.
 std::vector<Override> overrides_from_notes(const CalibrationRow& row) {
   std::vector<Override> overrides;
@@ -176,6 +214,19 @@ CalibrationRow parse_row(const std::string& path, const std::map<std::string, st
   }
   row.hw = get("hw").text;
   row.model = get("model").text;
+  if (index.count("aggregate")) {
+    row.aggregate = get("aggregate").text;
+    const auto& aggregates = calibration_aggregates();
+    if (!row.aggregate.empty() &&
+        std::find(aggregates.begin(), aggregates.end(), row.aggregate) == aggregates.end()) {
+      throw InputError(where("aggregate"), "aggregate",
+                       "expected max or geomean (or nothing for a row of one hw and one model), "
+                       "got '" +
+                           row.aggregate + "'");
+    }
+  }
+  row.hws = entries(path, get("hw"), "hw", !row.aggregate.empty());
+  row.models = entries(path, get("model"), "model", !row.aggregate.empty());
   row.weight_dtype = get("weight_dtype").text;
   if (!parse_dtype(row.weight_dtype)) {
     throw InputError(where("weight_dtype"), "weight_dtype",
@@ -218,6 +269,11 @@ double median(std::vector<double> values) {
 
 }  // namespace
 
+const std::vector<std::string>& calibration_aggregates() {
+  static const std::vector<std::string> aggregates{"max", "geomean"};
+  return aggregates;
+}
+
 const std::vector<std::string>& calibration_metrics() {
   static const std::vector<std::string> metrics{"tokens_per_second", "time_per_token_s",
                                                 "looping_speedup", "bandwidth_utilization"};
@@ -234,10 +290,12 @@ std::vector<CalibrationRow> read_calibration_csv(const std::string& path) {
   std::map<std::string, std::size_t> index;
   for (std::size_t i = 0; i < records.front().size(); ++i) {
     const Field& f = records.front()[i];
-    if (std::find(kColumns.begin(), kColumns.end(), f.text) == kColumns.end()) {
+    if (std::find(kColumns.begin(), kColumns.end(), f.text) == kColumns.end() &&
+        std::find(kOptionalColumns.begin(), kOptionalColumns.end(), f.text) ==
+            kOptionalColumns.end()) {
       throw InputError(SourceLocation{path, f.line, f.column}, f.text,
                        "unknown column (expected hw, model, weight_dtype, phase, batch, prompt, "
-                       "gen, metric, measured, unit, source, notes)");
+                       "gen, metric, measured, unit, source, notes; optional: aggregate)");
     }
     if (!index.emplace(f.text, i).second) {
       throw InputError(SourceLocation{path, f.line, f.column}, f.text, "column given twice");
@@ -279,65 +337,176 @@ std::vector<std::string> calibration_files(const std::string& path) {
   return {path};
 }
 
-RowResult simulate_calibration_row(const CalibrationRow& row) {
-  RowResult result;
-  result.row = row;
+namespace {
+
+// One child simulation of a row: one combination of an aggregate row, and for a
+// looping_speedup one of its two runs.
+struct Job {
+  std::size_t row = 0;
+  std::size_t member = 0;
+  bool looping_on = false;  // looping_speedup: the run with looping
   RunRequest request;
-  request.model = row.model;
-  request.hw = row.hw;
-  request.overrides.push_back({"model.weight_dtype", row.weight_dtype});
-  for (const Override& item : row.overrides) request.overrides.push_back(item);
-  request.phase.kind = row.phase;
-  request.phase.batch = row.batch;
-  request.phase.context = row.prompt;
-  request.phase.tokens = row.phase == PhaseKind::kDecode ? row.gen : 1;
-  result.settings =
-      row.phase == PhaseKind::kDecode
-          ? fmt::format("decode batch {}, context {}, {} tokens", row.batch, row.prompt, row.gen)
-          : fmt::format("prefill batch {}, prompt {}", row.batch, row.prompt);
-  for (const Override& item : request.overrides) {
-    result.settings += fmt::format(", {}={}", item.key, item.value);
+};
+
+// What a row's metric is in a run (looping_speedup: in its pair of runs).
+double metric_value(const CalibrationRow& row, const RunStats& stats, const RunStats* looped) {
+  if (row.metric == "looping_speedup") return stats.time_s / looped->time_s;
+  if (row.metric == "tokens_per_second") return stats.tokens_per_second;
+  if (row.metric == "bandwidth_utilization") return stats.bandwidth_utilization;
+  // time_per_token_s
+  return row.phase == PhaseKind::kDecode ? stats.time_per_step_s : 1.0 / stats.tokens_per_second;
+}
+
+std::string failure(const WorkerOutcome& outcome) {
+  switch (outcome.kind) {
+    case WorkerOutcome::Kind::kSignaled:
+      return fmt::format("simulation process killed by signal {} ({})", outcome.signal,
+                         strsignal(outcome.signal));
+    case WorkerOutcome::Kind::kTimedOut:
+      return "simulation process timed out";
+    case WorkerOutcome::Kind::kExited:
+      break;
   }
-  try {
-    locate_config(ConfigKind::kHardware, row.hw);
-  } catch (const InputError&) {
-    result.reason = "no hardware config '" + row.hw + "'";
-    return result;
-  }
-  try {
-    locate_config(ConfigKind::kWorkload, row.model);
-  } catch (const InputError&) {
-    result.reason = "no workload '" + row.model + "'";
-    return result;
-  }
-  try {
-    if (row.metric == "looping_speedup") {
-      request.looping = LoopingMode::kOff;
-      const RunStats off = run_isolated(request);
+  return fmt::format("simulation process exited with code {}", outcome.exit_code);
+}
+
+}  // namespace
+
+std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRow>& rows,
+                                                 const std::vector<Override>& extra, int workers) {
+  std::vector<RowResult> results(rows.size());
+  std::vector<Job> jobs;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const CalibrationRow& row = rows[r];
+    RowResult& result = results[r];
+    result.row = row;
+    RunRequest request;
+    request.overrides.push_back({"model.weight_dtype", row.weight_dtype});
+    for (const Override& item : row.overrides) request.overrides.push_back(item);
+    for (const Override& item : extra) request.overrides.push_back(item);
+    request.phase.kind = row.phase;
+    request.phase.batch = row.batch;
+    request.phase.context = row.prompt;
+    request.phase.tokens = row.phase == PhaseKind::kDecode ? row.gen : 1;
+    result.settings =
+        row.phase == PhaseKind::kDecode
+            ? fmt::format("decode batch {}, context {}, {} tokens", row.batch, row.prompt, row.gen)
+            : fmt::format("prefill batch {}, prompt {}", row.batch, row.prompt);
+    for (const Override& item : request.overrides) {
+      result.settings += fmt::format(", {}={}", item.key, item.value);
+    }
+    if (row.metric == "looping_speedup") result.settings += ", looping off vs on";
+    if (row.metric == "bandwidth_utilization") {
       request.looping = LoopingMode::kOn;
-      const RunStats on = run_isolated(request);
-      result.value = off.time_s / on.time_s;
-      result.settings += ", looping off vs on";
-    } else {
-      if (row.metric == "bandwidth_utilization") {
-        request.looping = LoopingMode::kOn;
-        result.settings += ", looping on";
+      result.settings += ", looping on";
+    }
+    // A config that is not there is known before anything runs.
+    for (const std::string& hw : row.hws) {
+      try {
+        locate_config(ConfigKind::kHardware, hw);
+      } catch (const InputError&) {
+        result.reason = "no hardware config '" + hw + "'";
       }
-      const RunStats stats = run_isolated(request);
-      if (row.metric == "tokens_per_second") result.value = stats.tokens_per_second;
-      if (row.metric == "bandwidth_utilization") result.value = stats.bandwidth_utilization;
-      if (row.metric == "time_per_token_s") {
-        result.value =
-            row.phase == PhaseKind::kDecode ? stats.time_per_step_s : 1.0 / stats.tokens_per_second;
+      if (!result.reason.empty()) break;
+    }
+    for (const std::string& model : row.models) {
+      if (!result.reason.empty()) break;
+      try {
+        locate_config(ConfigKind::kWorkload, model);
+      } catch (const InputError&) {
+        result.reason = "no workload '" + model + "'";
       }
     }
-  } catch (const std::exception& error) {
-    result.reason = error.what();
-    return result;
+    if (!result.reason.empty()) continue;
+    for (const std::string& hw : row.hws) {
+      for (const std::string& model : row.models) {
+        const std::size_t member = result.members.size();
+        result.members.push_back({hw, model, 0});
+        request.hw = hw;
+        request.model = model;
+        if (row.metric == "looping_speedup") {
+          request.looping = LoopingMode::kOff;
+          jobs.push_back({r, member, false, request});
+          request.looping = LoopingMode::kOn;
+          jobs.push_back({r, member, true, request});
+        } else {
+          jobs.push_back({r, member, false, request});
+        }
+      }
+    }
   }
-  result.simulated = true;
-  result.error = (result.value - row.measured) / row.measured;
-  return result;
+
+  // Each job's stats, or why there are none.
+  std::vector<std::optional<RunStats>> stats(jobs.size());
+  std::vector<std::string> errors(jobs.size());
+  WorkerPoolOptions pool;
+  pool.workers = std::max(1, workers);
+  run_in_workers(
+      jobs.size(), pool,
+      [&](std::size_t j) {
+        nlohmann::json reply;
+        try {
+          reply = {{"ok", true}, {"stats", to_json(run_simulation(jobs[j].request))}};
+        } catch (const std::exception& error) {
+          reply = {{"ok", false}, {"error", error.what()}};
+        }
+        return reply.dump();
+      },
+      [&](std::size_t j, const WorkerOutcome& outcome) {
+        const nlohmann::json reply = nlohmann::json::parse(outcome.output, nullptr, false);
+        if (outcome.kind != WorkerOutcome::Kind::kExited || outcome.exit_code != 0 ||
+            reply.is_discarded() || !reply.contains("ok")) {
+          errors[j] = failure(outcome);
+        } else if (!reply["ok"].get<bool>()) {
+          errors[j] = reply["error"].get<std::string>();
+        } else {
+          stats[j] = run_stats_from_json(reply["stats"]);
+        }
+      });
+
+  // Jobs of a row are consecutive, a looping_speedup's two runs side by side.
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    const Job& job = jobs[j];
+    RowResult& result = results[job.row];
+    if (!result.reason.empty() || job.looping_on) continue;
+    const CalibrationRow& row = result.row;
+    const bool pair = row.metric == "looping_speedup";
+    std::string error = errors[j].empty() && pair ? errors[j + 1] : errors[j];
+    if (!error.empty()) {
+      MemberResult& member = result.members[job.member];
+      result.reason = row.aggregate.empty()
+                          ? error
+                          : fmt::format("{} on {}: {}", member.model, member.hw, error);
+      continue;
+    }
+    result.members[job.member].value =
+        metric_value(row, *stats[j], pair ? &*stats[j + 1] : nullptr);
+  }
+  for (RowResult& result : results) {
+    if (!result.reason.empty()) {
+      result.members.clear();
+      continue;
+    }
+    const CalibrationRow& row = result.row;
+    if (row.aggregate == "geomean") {
+      double log_sum = 0;
+      for (const MemberResult& member : result.members) log_sum += std::log(member.value);
+      result.value = std::exp(log_sum / result.members.size());
+    } else {  // max, or the one member of a plain row
+      result.value = 0;
+      for (const MemberResult& member : result.members) {
+        result.value = std::max(result.value, member.value);
+      }
+    }
+    if (row.aggregate.empty()) result.members.clear();
+    result.simulated = true;
+    result.error = (result.value - row.measured) / row.measured;
+  }
+  return results;
+}
+
+RowResult simulate_calibration_row(const CalibrationRow& row) {
+  return simulate_calibration_rows({row}).front();
 }
 
 FileSummary summarize_calibration(const std::string& path, std::vector<RowResult> rows) {

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -34,7 +35,6 @@ struct Running {
   std::string output;
   std::string error;
 };
-
 
 [[noreturn]] void run_child(std::size_t job, int out_fd, int err_fd, pid_t parent,
                             const std::function<std::string(std::size_t)>& work) {
@@ -143,6 +143,12 @@ WorkerOutcome outcome_of(Running& child, int status) {
 }
 
 }  // namespace
+
+int available_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
+}
 
 std::size_t run_in_workers(std::size_t count, const WorkerPoolOptions& options,
                            const std::function<std::string(std::size_t)>& work,

@@ -37,6 +37,10 @@ struct WorkerPoolOptions {
 // completion order. Returns the number of jobs completed; fewer than `count` only when stopped
 // (children killed for the stop are not reported). A child ignores SIGINT and SIGTERM (the
 // parent decides) and dies with the parent (PR_SET_PDEATHSIG), so no orphan keeps running.
+// CPUs this process may run on (what `nproc` prints; under Slurm, the job's allocation): the
+// default number of workers.
+int available_cpus();
+
 std::size_t run_in_workers(std::size_t count, const WorkerPoolOptions& options,
                            const std::function<std::string(std::size_t)>& work,
                            const std::function<void(std::size_t, const WorkerOutcome&)>& on_done);
