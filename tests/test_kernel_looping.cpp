@@ -18,6 +18,7 @@
 #include "sim/engine/run_request.h"
 #include "sim/mapping/kernel_looping.h"
 #include "sim/mapping/mapper.h"
+#include "sim/report/roofline.h"
 #include "sim/workload/workload_graph.h"
 
 using dfsim::HwConfig;
@@ -380,5 +381,60 @@ TEST_CASE("Inside a loop the next layer's weights stream before the previous lay
     const double gap_off =
         off[layer + 2]["first_byte"].get<double>() - off[layer + 1]["last_byte"].get<double>();
     CHECK(gap_off >= 1.3e-6);
+  }
+}
+
+TEST_CASE(
+    "Sync overhead is the call boundary only: a looped call's all-reduce backlog is the "
+    "layers' own time, communication-bound",
+    "[looping]") {
+  // llama3.1-8b on sn40l-16, looping on, one step at 4096 cached tokens, with the ring forced
+  // (2 x 15 = 30 steps of 0.5 us per 8 KB all-reduce, two per layer: ~30 us a layer against
+  // ~22 us of weight streaming, so the loader runs ahead and the all-reduces build a backlog)
+  // and the host issuing each call for 2 + 3 us (no per-socket terms).
+  const std::vector<std::string> settings = {"hw.link.collective=ring",
+                                             "hw.kernel_call.orchestration=host",
+                                             "hw.kernel_call.launch_overhead=3us",
+                                             "hw.kernel_call.host_sync=2us",
+                                             "hw.kernel_call.launch_per_socket=0us",
+                                             "hw.kernel_call.poll_per_socket=0us",
+                                             "hw.kernel_call.program_load=20us"};
+  const RunStats stats = dfsim::run_isolated(
+      request("llama3.1-8b", "sn40l-16", decode(4096, 1), LoopingMode::kOn, settings));
+  const dfsim::KernelStats* head = nullptr;
+  const dfsim::KernelStats* layer = nullptr;
+  for (const dfsim::KernelStats& k : stats.kernels) {
+    if (k.name == "lm_head") head = &k;
+    if (k.name == "layer31.decoder_layer") layer = &k;
+  }
+  REQUIRE(head);
+  REQUIRE(layer);
+  // Before the LM head: host_sync 2 + launch 3 + program_load 20 + HBM latency 0.3 = 25.3 us,
+  // plus the looped call's write-back and last stage latency (under 0.7 us). Counting from the
+  // last layer's last weight byte instead (the old rule) gave 332 us: the backlog.
+  CHECK(head->sync_overhead_s >= 25.3e-6);
+  CHECK(head->sync_overhead_s <= 26.0e-6);
+  // The backlog is the layers' time, and the table calls them communication-bound: a layer's
+  // two ring all-reduces (2 x (30 x 0.5 us + 15,360 B / 128 GB/s) = 30.24 us) outlast its bytes.
+  CHECK(layer->bound == "communication");
+  CHECK(layer->collectives == "all-reduce ring, all-reduce ring");
+  // So does the roofline.
+  const ModelSpec model = dfsim::load_model_spec("llama3.1-8b", {});
+  std::vector<dfsim::Override> overrides;
+  for (const std::string& text : settings) overrides.push_back(dfsim::parse_override(text));
+  const HwConfig hw = dfsim::load_hw_config("sn40l-16", overrides);
+  const Program program = map_decode(model, hw, LoopingMode::kOn, 4096);
+  bool found = false;
+  for (const dfsim::RooflineKernel& k : dfsim::roofline_kernels(stats, program, hw, true)) {
+    if (k.name != "decoder_layer") continue;
+    found = true;
+    CHECK(k.bottleneck == "communication");
+  }
+  CHECK(found);
+  // With the algorithm the link picks (one-shot, 1.46 us each) the same layers are memory-bound.
+  const RunStats chosen =
+      dfsim::run_isolated(request("llama3.1-8b", "sn40l-16", decode(4096, 1), LoopingMode::kOn));
+  for (const dfsim::KernelStats& k : chosen.kernels) {
+    if (k.name == "layer31.decoder_layer") CHECK(k.bound == "memory");
   }
 }
