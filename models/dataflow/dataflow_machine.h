@@ -1,7 +1,7 @@
 // A dataflow chip (SN40L-like) as SystemC modules: a host that issues kernel calls, a loader
 // that streams each stage's weights and KV cache from HBM (or DDR) into on-chip memory, and the
-// spatial pipeline of stages that consumes them. One socket is simulated; tensor-parallel peers
-// are symmetric and meet it in collectives on the link.
+// spatial pipeline of stages that consumes them. One socket is simulated, the busiest;
+// tensor-parallel peers meet it in collectives on the link (sim/mapping/collective_algorithm.h).
 //
 // Timing assumptions (coded in dataflow_machine.cpp):
 // - The loader streams the stages' bytes in pipeline order, back to back: the next request is

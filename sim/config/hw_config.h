@@ -75,7 +75,9 @@ enum class Orchestration { kHost, kDevice };
 // seen it; the boundary before the next call (models/dataflow/dataflow_machine.cpp):
 // - host: host_sync + (R-1) poll_per_socket + launch_overhead + (R-1) launch_per_socket
 //   [+ program_load for a different kernel];
-// - device: ceil(log2 R) barrier_round + device_launch [+ program_load], and at the first call
+// - device: ceil(log2 R) barrier_round (the rounds of a dissemination barrier, Hensgen, Finkel,
+//   Manber, "Two algorithms for barrier synchronization", IJPP 1988) + device_launch
+//   [+ program_load], and at the first call
 //   of every step after the first the host terms above instead (the schedule's end observed,
 //   the next step's schedule issued).
 // The first call of a run pays only its launch. Calls inside a looped call pay none of these.

@@ -79,7 +79,8 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
   for (const Program& program : steps) stats.kernel_launches += program.calls();
   stats.sync_boundaries = stats.kernel_launches;
   stats.simulated_transfers = trace.transfers;
-  // The trace is one socket's; the others are symmetric, so totals scale by the sockets.
+  // The trace is one socket's, the busiest (an uneven head split or expert parallelism); totals
+  // scale it by the sockets, which overstates the others' share of that imbalance.
   const double sockets = static_cast<double>(stats.sockets);
   const double socket_flops = stats.peak_flops / sockets;
 
