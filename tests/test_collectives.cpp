@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/common/error.h"
 #include "sim/config/catalog.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
@@ -164,4 +165,30 @@ TEST_CASE("A simulated all-reduce takes its algorithm's time and is named in the
   // auto takes the fastest, one-shot.
   const dfsim::RunStats chosen = dfsim::run_isolated(dgx_request("auto"));
   CHECK(kernel_time(chosen, "layer0.attn_all_reduce") == Approx(0.854862e-6).margin(1e-12));
+}
+
+TEST_CASE("link.collective, link.ports and the call orchestration reject bad values",
+          "[collective]") {
+  auto error_of = [](const std::string& setting) {
+    try {
+      dfsim::load_hw_config("sn40l-8", {dfsim::parse_override(setting)});
+    } catch (const dfsim::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of("hw.link.collective=fastest") ==
+        "--set hw.link.collective=fastest: link.collective: expected one of auto, ring, tree, "
+        "oneshot, got 'fastest'");
+  CHECK(error_of("hw.link.ports=0") ==
+        "--set hw.link.ports=0: link.ports: must be between 1 and 4096, got '0'");
+  CHECK(error_of("hw.kernel_call.orchestration=gpu") ==
+        "--set hw.kernel_call.orchestration=gpu: kernel_call.orchestration: expected one of "
+        "host, device, got 'gpu'");
+  // The shipped configs: sn40l-8 inherits sn40l's device orchestration, 4 ports and auto.
+  const dfsim::HwConfig hw = dfsim::load_hw_config("sn40l-8", {});
+  REQUIRE(hw.link());
+  CHECK(hw.link()->ports == 4);
+  CHECK(hw.link()->collective == CollectiveChoice::kAuto);
+  CHECK(hw.dataflow()->kernel_call.orchestration == dfsim::Orchestration::kDevice);
 }
