@@ -329,10 +329,12 @@ TEST_CASE("A chunked prefill never computes faster than its PCUs allow", "[dataf
 
 TEST_CASE("Each kernel-call boundary idles HBM for sync, launch, latency and drain", "[dataflow]") {
   // llama3.1-8b, 1-token decode at past 128 on one sn40l socket, looping off: 34 calls
-  // (embedding, 32 layers, lm_head).
-  const json result = dfsim::run_in_child([] {
+  // (embedding, 32 layers, lm_head), orchestrated by the host (every call issued and observed
+  // by it; on one socket no per-socket terms).
+  const dfsim::Override by_host = dfsim::parse_override("hw.kernel_call.orchestration=host");
+  const json result = dfsim::run_in_child([&] {
     const dfsim::RunResult run =
-        dfsim::run_simulation_traced(request("llama3.1-8b", decode(128, 1)));
+        dfsim::run_simulation_traced(request("llama3.1-8b", decode(128, 1), {by_host}));
     json kernels = json::array();
     for (const dfsim::KernelRecord& record : run.trace.kernels) {
       kernels.push_back({{"first_byte", record.dram_first_byte},
@@ -385,10 +387,35 @@ TEST_CASE("Each kernel-call boundary idles HBM for sync, launch, latency and dra
 
   // A slower host_sync (2 us -> 12 us) adds 10 us at each of the 33 boundaries after the first
   // call: 330 us, to the time and to the measured sync overhead.
-  const RunStats slow = dfsim::run_isolated(request(
-      "llama3.1-8b", decode(128, 1), {dfsim::parse_override("hw.kernel_call.host_sync=12us")}));
+  const RunStats slow = dfsim::run_isolated(
+      request("llama3.1-8b", decode(128, 1),
+              {by_host, dfsim::parse_override("hw.kernel_call.host_sync=12us")}));
   const double base_time = result["time_s"].get<double>();
   CHECK(slow.time_s - base_time == Approx(33 * 10e-6).epsilon(0.01));
   CHECK(slow.sync_overhead_s - result["sync_overhead_s"].get<double>() ==
         Approx(33 * 10e-6).epsilon(0.01));
+}
+
+TEST_CASE("Call-boundary costs of both orchestrations grow with the sockets as derived",
+          "[dataflow]") {
+  dfsim::KernelCallSpec call;
+  call.launch_overhead = 3e-6;
+  call.launch_per_socket = 1e-6;
+  call.host_sync = 2e-6;
+  call.poll_per_socket = 0.1e-6;
+  call.device_launch = 1e-6;
+  call.barrier_round = 5e-6;
+  // Host: the first call launches only: 3 + (R-1) x 1 us; later ones also poll:
+  // + 2 + (R-1) x 0.1 us. R = 1: 3 and 5 us; R = 8: 10 and 12.7 us; R = 16: 18 and 21.5 us.
+  CHECK(call.host_boundary(1, true) == Approx(3e-6));
+  CHECK(call.host_boundary(1, false) == Approx(5e-6));
+  CHECK(call.host_boundary(8, true) == Approx(10e-6));
+  CHECK(call.host_boundary(8, false) == Approx(12.7e-6));
+  CHECK(call.host_boundary(16, false) == Approx(21.5e-6));
+  // Device: ceil(log2 R) barrier rounds + the AGCU's launch. R = 1: no rounds, 1 us; R = 8:
+  // 3 x 5 + 1 = 16 us; R = 16: 4 x 5 + 1 = 21 us; R = 12: ceil(3.58) = 4 rounds, 21 us.
+  CHECK(call.device_boundary(1) == Approx(1e-6));
+  CHECK(call.device_boundary(8) == Approx(16e-6));
+  CHECK(call.device_boundary(16) == Approx(21e-6));
+  CHECK(call.device_boundary(12) == Approx(21e-6));
 }

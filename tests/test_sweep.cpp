@@ -525,25 +525,27 @@ TEST_CASE("dfsim sweep: one row per point, the same numbers as dfsim run", "[swe
 
 TEST_CASE("dfsim sweep: a failing point is an error row and the sweep goes on", "[sweep]") {
   TempDir dir;
+  // tiny-llama needs 246.7 kB per socket: 1 KiB of HBM and DDR cannot hold it.
   Outcome sweep = run_dfsim(dir,
-                            "sweep --model tiny-llama --hw sn40l --grid hw.sockets=1,3 "
-                            "--set phase.tokens=2 -o out.jsonl");
+                            "sweep --model tiny-llama --hw sn40l --grid hw.hbm.capacity=64GiB,1KiB "
+                            "--set hw.ddr.capacity=1KiB --set phase.tokens=2 -o out.jsonl");
   INFO(sweep.err);
   REQUIRE(sweep.code == 0);
   std::vector<std::string> lines = split_lines(read_text(dir.path() / "out.jsonl"));
   REQUIRE(lines.size() == 2);
-  std::map<std::string, json> by_sockets;
+  std::map<std::string, json> by_hbm;
   for (const std::string& line : lines) {
     json row = json::parse(line);
-    by_sockets[row["hw.sockets"].get<std::string>()] = row;
+    by_hbm[row["hw.hbm.capacity"].get<std::string>()] = row;
   }
-  CHECK(by_sockets["1"]["status"] == "ok");
-  CHECK(by_sockets["1"]["time_s"].is_number());
-  CHECK(by_sockets["1"]["phase.batch"] == 1);  // JSON lines keep numbers as numbers
-  CHECK(by_sockets["3"]["status"] == "error");
-  CHECK(by_sockets["3"]["error"] ==
-        "tensor parallelism over 3 sockets needs num_attention_heads (4) divisible by it");
-  CHECK(by_sockets["3"]["time_s"].is_null());
+  CHECK(by_hbm["64GiB"]["status"] == "ok");
+  CHECK(by_hbm["64GiB"]["time_s"].is_number());
+  CHECK(by_hbm["64GiB"]["phase.batch"] == 1);  // JSON lines keep numbers as numbers
+  CHECK(by_hbm["1KiB"]["status"] == "error");
+  CHECK(by_hbm["1KiB"]["error"] ==
+        "the model needs 246.7 kB per socket (weights and KV cache), the hardware has 1.024 kB "
+        "HBM + 1.024 kB DDR; use more sockets or a smaller dtype");
+  CHECK(by_hbm["1KiB"]["time_s"].is_null());
 }
 
 TEST_CASE("dfsim sweep: bad grids are exit 2 with one line", "[sweep]") {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "models/common/collective.h"
 #include "sim/common/error.h"
 #include "sim/config/catalog.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
+#include "sim/mapping/collective_algorithm.h"
 #include "sim/workload/workload_graph.h"
 
 using dfsim::Collective;
@@ -155,11 +155,14 @@ TEST_CASE("Tensor parallelism shards the graph Megatron-style", "[tp]") {
   CHECK((whole.total_parameters() - replicated) % 8 == 0);
   CHECK(graph.total_parameters() == (whole.total_parameters() - replicated) / 8 + replicated);
 
-  // Heads must divide over the ranks.
-  CHECK_THROWS_AS(dfsim::build_decoder_graph(model, StepShape{}, 3), dfsim::InputError);
-  CHECK_THROWS_WITH(dfsim::build_decoder_graph(model, StepShape{}, 3),
-                    "tensor parallelism over 3 sockets needs num_attention_heads (64) divisible "
-                    "by it");
+  // Heads that do not divide split unevenly; the graph is the busiest rank's. 64 heads over 3
+  // ranks: 22, 21, 21 (heads 0-21, 22-42, 43-63); 8 kv heads, one per 8 query heads: the ranks
+  // read kv heads 0-2 (3), 2-5 (4) and 5-7 (3). Weight columns 2 x 22 + 2 x 3 = 50 and
+  // 2 x 21 + 2 x 4 = 50 tie; the rank with more kv heads (more KV cache to read) is the busiest:
+  // 21 x 128 = 2688 q columns, 4 x 128 = 512 k columns.
+  const WorkloadGraph uneven = dfsim::build_decoder_graph(model, StepShape{}, 3);
+  CHECK(op_named(uneven, "layer0.q_proj").n == 2688);
+  CHECK(op_named(uneven, "layer0.k_proj").n == 512);
 }
 
 TEST_CASE("KV heads are split over ranks or replicated", "[tp]") {
@@ -176,59 +179,66 @@ TEST_CASE("KV heads are split over ranks or replicated", "[tp]") {
 
   SECTION("6 KV heads") {
     const ModelSpec model = model_with_6_kv_heads();
-    // 4 ranks: 6 % 4 != 0 and 4 % 6 != 0.
-    CHECK_THROWS_AS(dfsim::build_decoder_graph(model, StepShape{}, 4), dfsim::InputError);
-    CHECK_THROWS_WITH(dfsim::build_decoder_graph(model, StepShape{}, 4),
-                      "tensor parallelism over 4 sockets needs num_key_value_heads (6) to divide "
-                      "it or be divisible by it");
+    // 4 ranks (6 % 4 != 0 and 4 % 6 != 0): 6 query heads each, one kv head per 4 query heads,
+    // so every rank's run straddles two groups (heads 0-5: kv 0-1; 6-11: kv 1-2; ...): 2 kv
+    // heads x 16 = 32 columns, kv heads 1 and 4 held twice.
+    CHECK(op_named(dfsim::build_decoder_graph(model, StepShape{}, 4), "layer0.k_proj").n == 32);
     // 3 ranks: 2 KV heads x 16 = 32 each; 12 ranks: each KV head on 2 ranks, 1 x 16.
     CHECK(op_named(dfsim::build_decoder_graph(model, StepShape{}, 3), "layer0.k_proj").n == 32);
     CHECK(op_named(dfsim::build_decoder_graph(model, StepShape{}, 12), "layer0.k_proj").n == 16);
   }
 
-  SECTION("every layer's KV heads are checked, overrides included") {
-    // 24 heads, 8 KV heads, layer 1 overridden to 6 KV heads: 8 ranks fit 8 but not 6.
+  SECTION("every layer's KV heads are split, overrides included") {
+    // 24 heads over 8 ranks: 3 each. Layer 0 has 8 KV heads (one per 3 query heads): one each,
+    // 16 columns. Layer 1 is overridden to 6 (one per 4 query heads): heads 3-5 read kv 0-1,
+    // so the busiest rank holds 2 x 16 = 32 columns.
     ModelSpec model = model_with_6_kv_heads();
     model.num_key_value_heads = 8;
     model.layer_overrides.push_back(dfsim::LayerOverride{{1}, 0, 6});
-    CHECK_NOTHROW(dfsim::build_decoder_graph(model, StepShape{}, 2));
-    CHECK_THROWS_WITH(dfsim::build_decoder_graph(model, StepShape{}, 8),
-                      "tensor parallelism over 8 sockets needs num_key_value_heads (6) to divide "
-                      "it or be divisible by it");
+    const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{}, 8);
+    CHECK(op_named(graph, "layer0.k_proj").n == 16);
+    CHECK(op_named(graph, "layer1.k_proj").n == 32);
   }
 }
 
 TEST_CASE("Ring collective cost: bytes per rank and latency steps", "[tp]") {
+  const dfsim::LinkSpec link;  // a ring's steps and bytes do not depend on the link
+  auto ring_cost = [&](Collective collective, double bytes, int ranks) {
+    return dfsim::collective_cost(dfsim::CollectiveAlgorithm::kRing, collective, bytes, ranks,
+                                  link);
+  };
   // All-reduce over R = 8: reduce-scatter + all-gather, each rank sends 2 x 7/8 of the tensor in
   // 2 x 7 = 14 steps. 16,384 B (one token's bf16 hidden state of llama3.1-70b) -> 28,672 B.
-  dfsim::CollectiveCost cost = dfsim::ring_cost(Collective::kAllReduce, 16'384, 8);
+  dfsim::CollectiveCost cost = ring_cost(Collective::kAllReduce, 16'384, 8);
   CHECK(cost.link_bytes == 28'672.0);
   CHECK(cost.steps == 14);
   // All-gather: 7/8 in 7 steps. The fp32 logits of one token: 128256 x 4 = 513,024 -> 448,896.
-  cost = dfsim::ring_cost(Collective::kAllGather, 513'024, 8);
+  cost = ring_cost(Collective::kAllGather, 513'024, 8);
   CHECK(cost.link_bytes == 448'896.0);
   CHECK(cost.steps == 7);
   // R = 16: 2 x 15/16 = 1.875 x, 30 steps.
-  cost = dfsim::ring_cost(Collective::kAllReduce, 16'384, 16);
+  cost = ring_cost(Collective::kAllReduce, 16'384, 16);
   CHECK(cost.link_bytes == 30'720.0);
   CHECK(cost.steps == 30);
   // One rank or no collective: nothing.
-  cost = dfsim::ring_cost(Collective::kAllReduce, 16'384, 1);
+  cost = ring_cost(Collective::kAllReduce, 16'384, 1);
   CHECK(cost.link_bytes == 0);
   CHECK(cost.steps == 0);
-  cost = dfsim::ring_cost(Collective::kNone, 16'384, 8);
+  cost = ring_cost(Collective::kNone, 16'384, 8);
   CHECK(cost.link_bytes == 0);
   CHECK(cost.steps == 0);
 }
 
 TEST_CASE("All-reduce time grows with the message and falls with link bandwidth", "[tp]") {
   // llama3.1-70b, 1-token decode at past 128 on dgx-h100, whose GPU mapper runs each collective
-  // as a kernel of its own: time = 13 serial step latencies + the transfer's own latency + bytes
+  // as a kernel of its own, with the ring forced (auto would pick one-shot; test_collectives.cpp
+  // checks each algorithm): time = 13 serial step latencies + the transfer's own latency + bytes
   // over the link.
-  const RunStats base = dfsim::run_isolated(decode_request("dgx-h100", 1));
+  const std::string ring = "hw.link.collective=ring";
+  const RunStats base = dfsim::run_isolated(decode_request("dgx-h100", 1, {ring}));
   const RunStats slow_link =
-      dfsim::run_isolated(decode_request("dgx-h100", 1, {"hw.link.bandwidth=225GB/s"}));
-  const RunStats batch64 = dfsim::run_isolated(decode_request("dgx-h100", 64));
+      dfsim::run_isolated(decode_request("dgx-h100", 1, {ring, "hw.link.bandwidth=225GB/s"}));
+  const RunStats batch64 = dfsim::run_isolated(decode_request("dgx-h100", 64, {ring}));
 
   // Batch 1: 28,672 B on the link -> 14 x 0.6 us + 28,672 / 450 GB/s = 8.4 + 0.063716 us.
   const double t1 = 14 * kNvlinkStep + 28'672 / kNvlink;
@@ -257,9 +267,9 @@ TEST_CASE("All-reduce time grows with the message and falls with link bandwidth"
   // sn40l-8: the collectives are pipeline stages of the layer kernels and partly overlap the
   // weight stream, so halving the 128 GB/s P2P link costs more than nothing and at most the
   // same bytes at the lower rate: (160 x 28,672 + 448,896) x (1/64 - 1/128) GB/s^-1 = 39.35 us.
-  const RunStats rdu = dfsim::run_isolated(decode_request("sn40l-8", 1));
+  const RunStats rdu = dfsim::run_isolated(decode_request("sn40l-8", 1, {ring}));
   const RunStats rdu_slow =
-      dfsim::run_isolated(decode_request("sn40l-8", 1, {"hw.link.bandwidth=64GB/s"}));
+      dfsim::run_isolated(decode_request("sn40l-8", 1, {ring, "hw.link.bandwidth=64GB/s"}));
   const double rdu_delta = rdu_slow.time_s - rdu.time_s;
   INFO("sn40l-8 slowdown from the halved link: " << rdu_delta << " s");
   CHECK(rdu_delta > 0);
@@ -285,4 +295,40 @@ TEST_CASE("A dgx-h100 decode reads one eighth of the weights per GPU", "[tp]") {
   CHECK(per_gpu >= rank_weights + 5'283'840);
   CHECK(per_gpu <= rank_weights * 1.005);
   CHECK(per_gpu == Approx(single / 8).epsilon(0.01));
+}
+
+TEST_CASE("Uneven heads: qwen2.5-7b runs on 8 sockets and its busiest socket sets the time",
+          "[tp]") {
+  // 28 query heads over 8 sockets: 4, 4, 4, 4, 3, 3, 3, 3. 4 kv heads, one per 7 query heads:
+  // the runs 4-7 and 12-15 straddle two groups, so the busiest socket holds 4 query + 2 kv heads
+  // (the others 4 + 1, 3 + 1 or 3 + 2). Kv heads held: 1 + 2 + 1 + 2 + 1 + 2 + 1 + 1 = 11.
+  const dfsim::HeadShard shard = dfsim::head_shard(28, 4, 8);
+  CHECK(shard.heads == 4);
+  CHECK(shard.kv_heads == 2);
+  CHECK(shard.mean_heads == 3.5);
+  CHECK(shard.mean_kv_heads == 11.0 / 8);
+  CHECK_FALSE(shard.even());
+  // 16 sockets: 12 with 2 heads, 4 with 1; heads 6-7 and 20-21 straddle groups: busiest 2 + 2.
+  const dfsim::HeadShard sixteen = dfsim::head_shard(28, 4, 16);
+  CHECK(sixteen.heads == 2);
+  CHECK(sixteen.kv_heads == 2);
+  CHECK(sixteen.mean_kv_heads == 18.0 / 16);
+  // An even split is even: 32 heads, 8 kv heads on 8 sockets.
+  CHECK(dfsim::head_shard(32, 8, 8).even());
+
+  RunRequest r = decode_request("sn40l-8", 1);
+  r.model = "qwen2.5-7b";
+  const RunStats uneven = dfsim::run_isolated(r);
+  CHECK(uneven.heads_per_socket == 4);
+  CHECK(uneven.kv_heads_per_socket == 2);
+  CHECK(uneven.mean_heads_per_socket == 3.5);
+  // The same model with 32 heads and 16 kv heads of the same width gives every socket exactly
+  // the busiest socket's 4 + 2 heads: the same per-socket program, so the same time.
+  RunRequest even = r;
+  even.overrides.push_back(dfsim::parse_override("model.num_attention_heads=32"));
+  even.overrides.push_back(dfsim::parse_override("model.num_key_value_heads=16"));
+  const RunStats busiest_everywhere = dfsim::run_isolated(even);
+  CHECK(busiest_everywhere.heads_per_socket == 4);
+  CHECK(busiest_everywhere.kv_heads_per_socket == 2);
+  CHECK(uneven.time_s == busiest_everywhere.time_s);
 }

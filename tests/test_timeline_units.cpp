@@ -84,12 +84,13 @@ TEST_CASE("trace: the dataflow chip's units, and the call boundaries looping rem
     CHECK(off.slices.count(unit) == 1);
   }
   CHECK(off.counters.count("HBM bandwidth (GB/s)") == 1);
-  // One host slice per kernel call. sn40l.yaml: launch_overhead 3 us, host_sync 2 us (not
-  // before the first call), program_load 20 us when the program changes. Calls: embedding
-  // (3 + 20), layer 0 (2 + 3 + 20), layers 1 and 2 run layer 0's program again (2 + 3), the
-  // LM head (2 + 3 + 20).
+  // One host slice per kernel call. sn40l.yaml: device orchestration; the host launches the
+  // step's first call (launch_overhead 3 us), program_load 20 us when the program changes, and
+  // between the calls of a step the AGCU's device_launch (1 us) after a barrier of
+  // ceil(log2 1) = 0 rounds. Calls: embedding (3 + 20), layer 0 (1 + 20), layers 1 and 2 run
+  // layer 0's program again (1), the LM head (1 + 20).
   REQUIRE(off.slices["host"].size() == off_report["kernel_launches"].get<std::size_t>());
-  check_durations(off.slices["host"], {23, 25, 5, 5, 25});
+  check_durations(off.slices["host"], {23, 21, 1, 1, 21});
   // Each layer runs each of its stages once.
   CHECK(off.slices["PCUs: q_proj"].size() == 3);
 
@@ -97,11 +98,46 @@ TEST_CASE("trace: the dataflow chip's units, and the call boundaries looping rem
   auto [on_report, on_events] = traced_run(dir, model + " --looping on");
   Tracks on = tracks_of(on_events);
   CHECK(on_report["kernel_launches"] == 3);
-  check_durations(on.slices["host"], {23, 25, 25});
+  check_durations(on.slices["host"], {23, 21, 21});
   CHECK(on.slices["synchronization boundaries"].size() == 3);
   CHECK(on.slices["PCUs: q_proj"].size() == 3);
   // The loader streams the same bytes either way: one slice per stage with bytes to load.
   CHECK(on.slices["loader"].size() == off.slices["loader"].size());
+}
+
+TEST_CASE("trace: call boundaries on 8 sockets, host- and device-orchestrated", "[timeline]") {
+  TempDir dir;
+  // Three layers of Llama 3.1 8B on sn40l-8, two decode steps, call costs set here:
+  // launch_overhead 3 us + 7 further sockets x launch_per_socket 1 us; host_sync 2 us + 7 x
+  // poll_per_socket 0.1 us; program_load 20 us; device_launch 1 us; barrier_round 2 us.
+  const std::string model =
+      "--model llama3.1-8b --hw sn40l-8 --set model.num_layers=3 --tokens 2 --looping off "
+      "--set hw.kernel_call.launch_overhead=3us --set hw.kernel_call.launch_per_socket=1us "
+      "--set hw.kernel_call.host_sync=2us --set hw.kernel_call.poll_per_socket=0.1us "
+      "--set hw.kernel_call.program_load=20us --set hw.kernel_call.device_launch=1us "
+      "--set hw.kernel_call.barrier_round=2us";
+  // Host: the first call launches on 8 sockets (3 + 7 = 10) and loads its program (30); every
+  // later call first polls the 8 sockets (2 + 0.7), then launches (10): 12.7, + 20 for a new
+  // program. Step 1: embedding 30, layer 0 32.7, layers 1-2 12.7, LM head 32.7; step 2: the
+  // embedding 32.7 (program changed back), then the same as step 1.
+  auto [host_report, host_events] =
+      traced_run(dir, model + " --set hw.kernel_call.orchestration=host");
+  Tracks host = tracks_of(host_events);
+  check_durations(host.slices["host"], {30, 32.7, 12.7, 12.7, 32.7, 32.7, 32.7, 12.7, 12.7, 32.7});
+  // Device: the host's terms only at a step's first call; between the calls of a step the
+  // sockets meet at a barrier of ceil(log2 8) = 3 rounds x 2 us and the AGCU launches (1 us):
+  // 7 us, + 20 for a new program.
+  auto [device_report, device_events] =
+      traced_run(dir, model + " --set hw.kernel_call.orchestration=device");
+  Tracks device = tracks_of(device_events);
+  check_durations(device.slices["host"], {30, 27, 7, 7, 27, 32.7, 27, 7, 7, 27});
+  // The collectives on the link name their algorithm: 8 KB all-reduces on 8 sockets go one-shot
+  // (sn40l.yaml: 0.5 + 7 x 8192 B / 128 GB/s = 0.948 us against ring 7.112 us, tree 2.268 us).
+  REQUIRE_FALSE(device.slices["link"].empty());
+  const std::string first = device.slices["link"].front()["name"];
+  CHECK(first.find("all-reduce (oneshot)") != std::string::npos);
+  // ... and so does the JSON report, per kernel.
+  CHECK(device_report["kernels"][1]["collectives"] == "all-reduce oneshot, all-reduce oneshot");
 }
 
 TEST_CASE("trace: the GPU's dispatcher, SMs and link, with L2 and link counters", "[timeline]") {

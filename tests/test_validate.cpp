@@ -329,8 +329,8 @@ TEST_CASE("dfsim validate with no path runs every row of hw_configs/measured", "
       CHECK(row["simulated"] == (names.back() != "serving.csv"));
     }
   }
-  CHECK(names ==
-        std::vector<std::string>{"apple.csv", "cpu.csv", "gpu.csv", "serving.csv", "sn40l.csv"});
+  CHECK(names == std::vector<std::string>{"apple.csv", "cpu.csv", "gpu.csv", "serving.csv",
+                                          "sn40l.csv", "sn40l_looping.csv"});
 }
 
 // A row whose notes state the board power limit it ran under ("power-limited to 330 W", as

@@ -4,22 +4,20 @@
 
 namespace dfsim {
 
-CollectiveCost ring_cost(Collective collective, double tensor_bytes, int ranks) {
-  if (ranks <= 1 || collective == Collective::kNone) return {};
-  const double share = static_cast<double>(ranks - 1) / ranks;
-  if (collective == Collective::kAllReduce) return {2 * share * tensor_bytes, 2 * (ranks - 1)};
-  return {share * tensor_bytes, ranks - 1};
-}
-
-void run_collective(BandwidthChannel& link, Collective collective, double tensor_bytes,
-                    int ranks) {
-  CollectiveCost cost = ring_cost(collective, tensor_bytes, ranks);
-  if (cost.steps == 0) return;
+CollectiveCost run_collective(BandwidthChannel& link, const LinkSpec& spec, Collective collective,
+                              double tensor_bytes, int ranks) {
+  CollectiveCost cost = choose_collective(collective, tensor_bytes, ranks, spec);
+  if (cost.steps == 0) return cost;
   // The channel charges one latency per transfer; the other steps' latencies are serial waits.
-  wait_seconds(link.latency() * (cost.steps - 1));
+  // An algorithm that reaches one partner at a time (share < 1) leaves the other ports idle:
+  // its bytes still cross the channel at the channel's rate, and the rest of its wire time is a
+  // serial wait, so the link's rate log shows the bytes that really moved.
+  const double serial = cost.link_bytes / spec.bandwidth * (1 / cost.bandwidth_share - 1);
+  wait_seconds(link.latency() * (cost.steps - 1) + serial);
   BandwidthChannel::Transfer& transfer = link.issue(cost.link_bytes, 0);
   if (!transfer.finished) sc_core::wait(transfer.done);
   link.release(transfer);
+  return cost;
 }
 
 }  // namespace dfsim

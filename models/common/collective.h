@@ -1,24 +1,20 @@
-// Ring collectives over the socket-to-socket links: with R ranks, an all-reduce moves
-// 2(R-1)/R of the tensor through each rank's link in 2(R-1) steps, an all-gather (R-1)/R in R-1
-// steps; every step pays the link latency once.
+// Collectives over the socket-to-socket links, timed by the algorithm the link's setting picks
+// (sim/mapping/collective_algorithm.h: ring, recursive-doubling tree or one-shot, each with its
+// alpha-beta cost).
 #pragma once
 
 #include <systemc>
 
 #include "models/common/bandwidth_channel.h"
+#include "sim/config/link_spec.h"
+#include "sim/mapping/collective_algorithm.h"
 #include "sim/mapping/program.h"
 
 namespace dfsim {
 
-struct CollectiveCost {
-  double link_bytes = 0;  // bytes each rank sends
-  int steps = 0;          // latency-bound ring steps
-};
-
-CollectiveCost ring_cost(Collective collective, double tensor_bytes, int ranks);
-
-// Runs a collective on `link` from the calling SystemC thread; returns when it completed.
-void run_collective(BandwidthChannel& link, Collective collective, double tensor_bytes,
-                    int ranks);
+// Runs a collective on `link` from the calling SystemC thread; returns when it completed, with
+// the algorithm that ran. Uncontended, it takes exactly CollectiveCost::time.
+CollectiveCost run_collective(BandwidthChannel& link, const LinkSpec& spec, Collective collective,
+                              double tensor_bytes, int ranks);
 
 }  // namespace dfsim

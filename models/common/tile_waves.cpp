@@ -85,13 +85,18 @@ void TileWaves::execute(const Kernel& kernel, double tile_math, KernelRecord& re
 }
 
 void run_collective_kernel(const Kernel& kernel, int ranks, BandwidthChannel& dram,
-                           BandwidthChannel& link, const std::string& track, SimulationTrace& trace,
-                           KernelRecord& record) {
+                           BandwidthChannel& link, const LinkSpec& spec, const std::string& track,
+                           SimulationTrace& trace, KernelRecord& record) {
   BandwidthChannel::Transfer* transfer =
       kernel.dram_bytes() > 0 ? &dram.issue(kernel.dram_bytes(), 0) : nullptr;
   const double begin = now_seconds();
-  run_collective(link, kernel.collective, kernel.collective_bytes, ranks);
-  if (trace.record_units) trace.unit_slices.push_back({track, kernel.name, begin, now_seconds()});
+  const CollectiveCost cost =
+      run_collective(link, spec, kernel.collective, kernel.collective_bytes, ranks);
+  if (trace.record_units) {
+    trace.unit_slices.push_back(
+        {track, kernel.name + " (" + std::string(collective_algorithm_name(cost.algorithm)) + ")",
+         begin, now_seconds()});
+  }
   if (transfer) {
     if (!transfer->finished) sc_core::wait(transfer->done);
     record.dram_first_byte = transfer->first_byte;

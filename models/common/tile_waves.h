@@ -20,6 +20,7 @@
 #include <string>
 
 #include "models/common/bandwidth_channel.h"
+#include "sim/config/link_spec.h"
 #include "sim/mapping/program.h"
 #include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
@@ -66,9 +67,10 @@ class TileWaves {
 };
 
 // A collective kernel (tensor parallelism over `ranks`): its input and result stream through
-// `dram` while `link` carries the ring. Returns when both finished.
+// `dram` while `link` carries the algorithm `spec` picks (named in the trace). Returns when
+// both finished.
 void run_collective_kernel(const Kernel& kernel, int ranks, BandwidthChannel& dram,
-                           BandwidthChannel& link, const std::string& track, SimulationTrace& trace,
-                           KernelRecord& record);
+                           BandwidthChannel& link, const LinkSpec& spec, const std::string& track,
+                           SimulationTrace& trace, KernelRecord& record);
 
 }  // namespace dfsim

@@ -26,7 +26,7 @@ CpuMachine::CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu,
     : sc_module(name),
       ddr("ddr", cpu.ddr.bandwidth() * cpu.ddr.achievable_fraction, cpu.ddr.latency, true),
       l3("l3", cpu.l3.bandwidth, 0.0, trace.record_units),
-      upi("upi", cpu.upi_bandwidth > 0 ? cpu.upi_bandwidth : 1.0, cpu.upi_latency,
+      upi("upi", cpu.upi.bandwidth > 0 ? cpu.upi.bandwidth : 1.0, cpu.upi.latency,
           trace.record_units),
       cpu_(cpu),
       steps_(steps),
@@ -45,7 +45,7 @@ CpuMachine::CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu,
 
 void CpuMachine::execute(const Kernel& kernel, KernelRecord& record) {
   if (kernel.collective != Collective::kNone) {
-    run_collective_kernel(kernel, cpu_.sockets, ddr, upi, "UPI", trace_, record);
+    run_collective_kernel(kernel, cpu_.sockets, ddr, upi, cpu_.upi, "UPI", trace_, record);
     return;
   }
   if (kernel.tiles < 1)

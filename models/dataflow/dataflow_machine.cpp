@@ -60,17 +60,20 @@ void DataflowMachine::host() {
              program.kernels[index + count].continues_loop) {
         ++count;
       }
-      // The boundary before this call: completion observed, call issued, program loaded.
+      // The boundary before this call: the previous call seen complete on every socket (by
+      // the host, or by the sockets' barrier), this call issued, its program loaded.
       double boundary_begin = now_seconds();
-      double overhead = call.launch_overhead + (first_call ? 0.0 : call.host_sync);
+      const bool by_host = call.orchestration == Orchestration::kHost || index == 0;
+      double overhead = by_host ? call.host_boundary(chip_.sockets, first_call)
+                                : call.device_boundary(chip_.sockets);
       const Kernel& head = program.kernels[index];
       const bool load_program = !loaded_program || *loaded_program != head.signature;
       if (load_program) overhead += call.program_load;
       if (trace_.record_units) {
-        trace_.unit_slices.push_back({"host",
-                                      std::string(first_call ? "launch" : "sync + launch") +
-                                          (load_program ? " + program load " : " ") + head.name,
-                                      boundary_begin, boundary_begin + overhead});
+        const char* what = first_call ? "launch" : by_host ? "sync + launch" : "barrier + launch";
+        trace_.unit_slices.push_back(
+            {"host", std::string(what) + (load_program ? " + program load " : " ") + head.name,
+             boundary_begin, boundary_begin + overhead});
       }
       loaded_program = &head.signature;
       first_call = false;
@@ -179,11 +182,16 @@ void DataflowMachine::pipeline() {
               static_cast<double>(kernel.micro_batches) / static_cast<double>(kernel.token_chunks);
           double per_batch = stage_compute_time(kernel, stage);
           if (stage.work.collective != Collective::kNone) {
-            run_collective(link, stage.work.collective,
-                           stage.work.collective_bytes / kernel.token_chunks, chip_.sockets);
+            const CollectiveCost cost =
+                run_collective(link, chip_.link, stage.work.collective,
+                               stage.work.collective_bytes / kernel.token_chunks, chip_.sockets);
             if (trace_.record_units) {
               trace_.unit_slices.push_back(
-                  {"link", kernel.name + "." + stage.name, start, now_seconds()});
+                  {"link",
+                   kernel.name + "." + stage.name + " " +
+                       std::string(collective_name(stage.work.collective)) + " (" +
+                       std::string(collective_algorithm_name(cost.algorithm)) + ")",
+                   start, now_seconds()});
             }
             per_batch = std::max(per_batch, (now_seconds() - start) / micro_batches);
           }

@@ -1,7 +1,7 @@
 // A dataflow chip (SN40L-like) as SystemC modules: a host that issues kernel calls, a loader
 // that streams each stage's weights and KV cache from HBM (or DDR) into on-chip memory, and the
-// spatial pipeline of stages that consumes them. One socket is simulated; tensor-parallel peers
-// are symmetric and meet it in collectives on the link.
+// spatial pipeline of stages that consumes them. One socket is simulated, the busiest;
+// tensor-parallel peers meet it in collectives on the link (sim/mapping/collective_algorithm.h).
 //
 // Timing assumptions (coded in dataflow_machine.cpp):
 // - The loader streams the stages' bytes in pipeline order, back to back: the next request is
@@ -12,11 +12,13 @@
 //   micro-batch (plus one stage latency); it finishes no earlier than its predecessor plus one
 //   micro-batch of its own. Its compute rate is its share of PCUs times the per-PCU peak. A
 //   token chunk starts on a stage only once that stage's PCUs have finished the previous chunk.
-// - A kernel call ends when the last stage finishes and its writes are in memory. Between calls
-//   the host observes completion (host_sync), issues the next call (launch_overhead) and, for a
-//   different kernel, loads its program (program_load); only then does the loader start again,
-//   so HBM idles across the boundary. Inside a looped call the loader continues straight into
-//   the next iteration's weights: the boundary disappears.
+// - A kernel call ends when the last stage finishes and its writes are in memory; the simulated
+//   socket is the busiest one, so every socket has finished then. Between calls the orchestrator
+//   sees that and issues the next call (KernelCallSpec: by the host, polling and launching each
+//   socket, or by the AGCUs after a barrier over P2P) and, for a different kernel, the program
+//   is loaded; only then does the loader start again, so HBM idles across the boundary. Inside a
+//   looped call the loader continues straight into the next iteration's weights: the boundary
+//   disappears.
 #pragma once
 
 #include <deque>

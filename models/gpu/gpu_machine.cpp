@@ -26,7 +26,7 @@ SmArray::SmArray(sc_core::sc_module_name name, const GpuSpec& gpu, BandwidthChan
 void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   if (kernel.collective != Collective::kNone) {
     // NCCL reads its input from and writes its result to HBM while the link carries the ring.
-    run_collective_kernel(kernel, gpu_.sockets, hbm_, link_, "link", trace_, record);
+    run_collective_kernel(kernel, gpu_.sockets, hbm_, link_, gpu_.link, "link", trace_, record);
     return;
   }
   if (kernel.tiles < 1) {

@@ -78,9 +78,7 @@ CpuSpec parse_cpu(ConfigReader& root) {
   cpu.ddr.latency = ddr.quantity("latency", Dimension::kDuration, Range::kNonNegative);
   ddr.finish();
   if (auto upi = root.optional_child("upi")) {
-    cpu.upi_bandwidth = upi->quantity("bandwidth", Dimension::kBandwidth);
-    cpu.upi_latency = upi->quantity("latency", Dimension::kDuration, Range::kNonNegative);
-    upi->finish();
+    cpu.upi = parse_link(*upi);
   } else if (cpu.sockets > 1) {
     root.fail("upi", "a machine with " + std::to_string(cpu.sockets) +
                          " sockets needs a upi section (bandwidth, latency)");

@@ -6,6 +6,7 @@
 
 #include "sim/common/dtype.h"
 #include "sim/config/config_reader.h"
+#include "sim/config/link_spec.h"
 
 namespace dfsim {
 
@@ -50,9 +51,8 @@ struct CpuSpec {
   CpuCacheSpec l2;                     // per core
   CpuCacheSpec l3;                     // per socket
   DdrChannelsSpec ddr;
-  double upi_bandwidth = 0;  // bytes/s per direction between two sockets (all links)
-  double upi_latency = 0;    // seconds per step of a cross-socket collective
-  double fork_join = 0;      // seconds to start the threads of a parallel region and join them
+  LinkSpec upi;          // between the sockets: bandwidth per direction over all links
+  double fork_join = 0;  // seconds to start the threads of a parallel region and join them
   // Seconds for a barrier among threads already running: the boundary between kernels inside
   // one persistent parallel region (kernel looping on a CPU).
   double barrier = 0;

@@ -1,5 +1,7 @@
 #include "sim/config/hw_config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <type_traits>
 
@@ -18,14 +20,6 @@ DramSpec parse_dram(ConfigReader reader) {
   dram.latency = reader.quantity("latency", Dimension::kDuration, Range::kNonNegative);
   reader.finish();
   return dram;
-}
-
-LinkSpec parse_link(ConfigReader reader) {
-  LinkSpec link;
-  link.bandwidth = reader.quantity("bandwidth", Dimension::kBandwidth);
-  link.latency = reader.quantity("latency", Dimension::kDuration, Range::kNonNegative);
-  reader.finish();
-  return link;
 }
 
 std::map<Dtype, double> parse_rates(ConfigReader reader) {
@@ -119,6 +113,17 @@ DataflowSpec parse_dataflow(ConfigReader& root) {
       call.quantity("host_sync", Dimension::kDuration, Range::kNonNegative);
   chip.kernel_call.program_load =
       call.quantity("program_load", Dimension::kDuration, Range::kNonNegative);
+  chip.kernel_call.orchestration =
+      call.choice_or("orchestration", {"host", "device"}, "host") == "device"
+          ? Orchestration::kDevice
+          : Orchestration::kHost;
+  auto optional_time = [&](std::string_view key) {
+    return call.has(key) ? call.quantity(key, Dimension::kDuration, Range::kNonNegative) : 0.0;
+  };
+  chip.kernel_call.launch_per_socket = optional_time("launch_per_socket");
+  chip.kernel_call.poll_per_socket = optional_time("poll_per_socket");
+  chip.kernel_call.device_launch = optional_time("device_launch");
+  chip.kernel_call.barrier_round = optional_time("barrier_round");
   call.finish();
   chip.sockets = parse_sockets(root, chip.link);
   return chip;
@@ -158,6 +163,17 @@ const DramSpec& dram_of(const AppleSpec& spec) {
 
 }  // namespace
 
+double KernelCallSpec::host_boundary(int sockets, bool first) const {
+  const double others = std::max(0, sockets - 1);
+  const double launch = launch_overhead + others * launch_per_socket;
+  return first ? launch : launch + host_sync + others * poll_per_socket;
+}
+
+double KernelCallSpec::device_boundary(int sockets) const {
+  const double rounds = sockets > 1 ? std::ceil(std::log2(static_cast<double>(sockets))) : 0.0;
+  return rounds * barrier_round + device_launch;
+}
+
 double AppleSpec::alu_rate(Dtype dtype) const {
   return dtype == Dtype::kFp16 || dtype == Dtype::kBf16 ? fp16_rate : fp32_rate;
 }
@@ -179,6 +195,13 @@ HwConfig parse_hw_config(const ConfigNode& node) {
 
 int HwConfig::sockets() const {
   return std::visit([](const auto& spec) { return spec.sockets; }, spec);
+}
+
+const LinkSpec* HwConfig::link() const {
+  if (const GpuSpec* g = gpu()) return &g->link;
+  if (const DataflowSpec* d = dataflow()) return &d->link;
+  if (const CpuSpec* c = cpu()) return &c->upi;
+  return nullptr;
 }
 
 double HwConfig::peak_dram_bandwidth() const {

@@ -11,6 +11,7 @@
 #include "sim/common/error.h"
 #include "sim/config/config_tree.h"
 #include "sim/config/cpu_spec.h"
+#include "sim/config/link_spec.h"
 #include "sim/config/power_spec.h"
 
 namespace dfsim {
@@ -34,12 +35,6 @@ struct LaunchSpec {
   double graph_overhead = 0;   // seconds between kernels replayed from a CUDA graph
   bool cuda_graphs = false;    // launch mode of decode steps
   double grid_barrier = 0;     // seconds for a grid-wide barrier inside a persistent megakernel
-};
-
-// Socket-to-socket (or GPU-to-GPU) links that carry collectives without going through DRAM.
-struct LinkSpec {
-  double bandwidth = 0;  // bytes/s per socket per direction
-  double latency = 0;    // seconds per hop of a collective step
 };
 
 // The software stack whose kernels the GPU mapper forms (sim/mapping/gpu_mapper.cpp): a
@@ -70,12 +65,39 @@ struct GpuSpec {
   double dequant_slot_rate() const { return vector_rate / 2; }
 };
 
+// Who sequences a dataflow chip's kernel calls (SN40L paper, arXiv 2405.07518, Sec. IV-D).
+// host: the host runtime issues every call to each socket and polls each socket for its
+// completion. device: the schedule is offloaded to the sockets' AGCUs, which run it on their
+// own and meet at a barrier over the P2P links between calls; the host issues the schedule and
+// observes its end once per step.
+enum class Orchestration { kHost, kDevice };
+
 // What a kernel call costs on a dataflow chip besides the pipeline drain and refill, which the
-// model simulates.
+// model simulates. On R sockets a call ends when all R have finished and the orchestrator has
+// seen it; the boundary before the next call (models/dataflow/dataflow_machine.cpp):
+// - host: host_sync + (R-1) poll_per_socket + launch_overhead + (R-1) launch_per_socket
+//   [+ program_load for a different kernel];
+// - device: ceil(log2 R) barrier_round (the rounds of a dissemination barrier, Hensgen, Finkel,
+//   Manber, "Two algorithms for barrier synchronization", IJPP 1988) + device_launch
+//   [+ program_load], and at the first call
+//   of every step after the first the host terms above instead (the schedule's end observed,
+//   the next step's schedule issued).
+// The first call of a run pays only its launch. Calls inside a looped call pay none of these.
 struct KernelCallSpec {
-  double launch_overhead = 0;  // host runtime issues a kernel call
-  double host_sync = 0;        // host observes the previous call's completion
-  double program_load = 0;     // fabric reconfigured for a different kernel
+  Orchestration orchestration = Orchestration::kHost;
+  double launch_overhead = 0;    // host runtime issues a call (or schedule) to one socket
+  double launch_per_socket = 0;  // host: each further socket's launch
+  double host_sync = 0;          // host observes one socket's completion
+  double poll_per_socket = 0;    // host: each further socket polled
+  double program_load = 0;       // fabric reconfigured for a different kernel
+  double device_launch = 0;      // device: an AGCU starts the schedule's next call
+  double barrier_round = 0;      // device: one round of the sockets' barrier over P2P
+
+  // The host's part of a boundary on `sockets` sockets: completion seen (unless `first`), and
+  // the next call issued.
+  double host_boundary(int sockets, bool first) const;
+  // The device-orchestrated boundary between two calls of one step on `sockets` sockets.
+  double device_boundary(int sockets) const;
 };
 
 // A reconfigurable dataflow unit (SN40L-like): compute units (PCUs) and memory units (PMUs) on a
@@ -136,6 +158,8 @@ struct HwConfig {
   const CpuSpec* cpu() const { return std::get_if<CpuSpec>(&spec); }
   // Sockets (chips) that share the model by tensor parallelism.
   int sockets() const;
+  // The link between the sockets (NVLink, P2P, UPI); nullptr for a family without one.
+  const LinkSpec* link() const;
   // Peak off-chip (HBM) bandwidth of all sockets; bandwidth utilization is reported against it.
   double peak_dram_bandwidth() const;
   // Peak FLOP/s of all sockets at `dtype` (the dtype of the matmuls), for compute utilization.

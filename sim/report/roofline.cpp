@@ -116,6 +116,7 @@ std::vector<RooflineKernel> roofline_kernels(const RunStats& stats, const Progra
     double peak_seconds = 0;
     double dequant_seconds = 0;  // part of peak_seconds
     bool collective = true;
+    bool communication = false;  // a kernel whose collectives outlast its memory and compute
   };
   std::vector<Sum> sums;
   std::map<std::string, std::size_t> index;
@@ -149,6 +150,7 @@ std::vector<RooflineKernel> roofline_kernels(const RunStats& stats, const Progra
         dequant + seconds_at_peak(hw, k.flops * matmul_share, k.flops * (1 - matmul_share),
                                   kernel.compute_dtype);
     sum.collective = sum.collective && kernel.collective != Collective::kNone;
+    sum.communication = sum.communication || k.bound == "communication";
   }
 
   std::vector<RooflineKernel> kernels;
@@ -166,7 +168,8 @@ std::vector<RooflineKernel> roofline_kernels(const RunStats& stats, const Progra
       e.bottleneck = sum.collective ? "communication" : "memory";
     } else if (e.memory_roof < e.compute_roof) {
       e.share_of_roof = e.achieved / e.memory_roof;
-      e.bottleneck = "memory";
+      // Its collectives hold the link longer than its bytes hold memory (summarize.cpp).
+      e.bottleneck = sum.communication ? "communication" : "memory";
     } else {
       e.share_of_roof = e.achieved / e.compute_roof;
       // Weight unpacking on the CUDA cores, not the model's FLOPs, sets this roof.

@@ -20,6 +20,12 @@ struct KernelStats {
   double bandwidth_utilization = 0;  // dram_bytes / time_s / peak bandwidth
   double compute_utilization = 0;    // flops / time_s / peak FLOP/s
   double sync_overhead_s = 0;        // the boundary before this kernel (see summarize.h)
+  // What bounds one call of it on its own: "memory", "compute" or "communication" (the link
+  // time of its collectives, at the algorithm the link picks, exceeds both).
+  std::string bound;
+  // Its collectives and the algorithm each ran: "all-reduce oneshot, all-reduce oneshot"; empty
+  // without any.
+  std::string collectives;
 };
 
 struct RunStats {
@@ -50,6 +56,12 @@ struct RunStats {
   double sync_overhead_s = 0;
   double sync_overhead_share = 0;
   std::uint64_t simulated_transfers = 0;
+  // Tensor-parallel attention heads of the busiest socket (which sets the time) and their mean
+  // over the sockets; they differ when the heads do not divide over the sockets.
+  std::int64_t heads_per_socket = 0;
+  std::int64_t kv_heads_per_socket = 0;
+  double mean_heads_per_socket = 0;
+  double mean_kv_heads_per_socket = 0;
   std::vector<KernelStats> kernels;  // program order of the first step
 };
 

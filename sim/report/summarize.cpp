@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <map>
 
+#include "sim/mapping/collective_algorithm.h"
+#include "sim/workload/workload_graph.h"
+
 namespace dfsim {
 
 double idle_streaming_time(const std::vector<RatePoint>& log, double streaming_bandwidth,
@@ -22,6 +25,38 @@ double idle_streaming_time(const std::vector<RatePoint>& log, double streaming_b
   idle += (end - t) * std::max(0.0, 1.0 - rate / streaming_bandwidth);
   return idle;
 }
+
+namespace {
+
+// One call of the kernel's collectives (its own, or its pipeline stages'), at the algorithm
+// the link picks: the seconds they hold the link, and their names.
+struct LinkUse {
+  double seconds = 0;
+  std::string names;
+};
+
+LinkUse link_use(const Kernel& kernel, const HwConfig& hw) {
+  LinkUse use;
+  const LinkSpec* link = hw.link();
+  if (!link || hw.sockets() < 2) return use;
+  // `times` calls of one collective of `bytes`: every token chunk repeats a stage's collective.
+  auto add = [&](Collective collective, double bytes, double times) {
+    if (collective == Collective::kNone) return;
+    const CollectiveCost cost = choose_collective(collective, bytes, hw.sockets(), *link);
+    use.seconds += times * cost.time(*link);
+    if (!use.names.empty()) use.names += ", ";
+    use.names += std::string(collective_name(collective)) + " " +
+                 std::string(collective_algorithm_name(cost.algorithm));
+  };
+  // A dataflow kernel's own Work sums its stages'; its collectives are the stages'.
+  if (kernel.stages.empty()) add(kernel.collective, kernel.collective_bytes, 1);
+  const double chunks = static_cast<double>(kernel.token_chunks);
+  for (const Stage& stage : kernel.stages)
+    add(stage.work.collective, stage.work.collective_bytes / chunks, chunks);
+  return use;
+}
+
+}  // namespace
 
 RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& steps,
                    const ModelSpec& model, const HwConfig& hw, const Phase& phase) {
@@ -44,9 +79,17 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
   for (const Program& program : steps) stats.kernel_launches += program.calls();
   stats.sync_boundaries = stats.kernel_launches;
   stats.simulated_transfers = trace.transfers;
-  // The trace is one socket's; the others are symmetric, so totals scale by the sockets.
+  // The trace is one socket's, the busiest (an uneven head split or expert parallelism); totals
+  // scale it by the sockets, which overstates the others' share of that imbalance.
   const double sockets = static_cast<double>(stats.sockets);
   const double socket_flops = stats.peak_flops / sockets;
+
+  const HeadShard heads =
+      head_shard(model.num_attention_heads, model.num_key_value_heads, stats.sockets);
+  stats.heads_per_socket = heads.heads;
+  stats.kv_heads_per_socket = heads.kv_heads;
+  stats.mean_heads_per_socket = heads.mean_heads;
+  stats.mean_kv_heads_per_socket = heads.mean_kv_heads;
 
   // Per-kernel sums, keyed by position in the program (the same in every step).
   std::map<std::size_t, KernelStats> by_index;
@@ -54,6 +97,15 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
   for (const KernelRecord& record : trace.kernels) {
     const Kernel& kernel = steps.at(record.step).kernels.at(record.kernel);
     KernelStats& entry = by_index[record.kernel];
+    const LinkUse link = link_use(kernel, hw);
+    const double memory_seconds = record.dram_bytes / trace.streaming_bandwidth;
+    const double compute_seconds = record.flops / socket_flops;
+    if (entry.name.empty()) {
+      entry.bound = link.seconds > std::max(memory_seconds, compute_seconds) ? "communication"
+                    : compute_seconds > memory_seconds                       ? "compute"
+                                                                             : "memory";
+      entry.collectives = link.names;
+    }
     entry.name = kernel.name;
     entry.layer = kernel.layer;
     entry.calls += 1;
@@ -67,10 +119,17 @@ RunStats summarize(const SimulationTrace& trace, const std::vector<Program>& ste
                                             previous_last_byte, record.dram_first_byte);
       entry.sync_overhead_s += overhead;
       stats.sync_overhead_s += overhead;
-      const bool compute_bound =
-          record.flops / socket_flops > record.dram_bytes / trace.streaming_bandwidth;
-      previous_last_byte = std::max(previous_last_byte,
-                                    compute_bound ? record.end : record.dram_last_byte);
+      // A kernel that computes after its last byte, or waits on the link for its collectives,
+      // keeps memory idle because of its own work, not a boundary: its window starts when it
+      // ends. (With looping, a call's last iterations can still be draining a backlog of
+      // all-reduces long after the loader has streamed the last weights.)
+      const bool compute_bound = compute_seconds > memory_seconds;
+      const bool communicates = link.seconds > 0;
+      previous_last_byte = std::max(
+          previous_last_byte, compute_bound || communicates ? record.end : record.dram_last_byte);
+    } else if (link.seconds > 0) {
+      // A collective kernel that moves no DRAM bytes (GPU, CPU): the link time is its own.
+      previous_last_byte = std::max(previous_last_byte, record.end);
     }
   }
   for (auto& [index, entry] : by_index) {

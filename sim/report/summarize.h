@@ -8,7 +8,9 @@
 // (a prefetch) shrinks it. The first kernel's window starts at time 0. A kernel that is
 // compute-bound on its own roofline (its FLOPs at peak take longer than its bytes at the
 // streaming rate) keeps memory idle because it computes, not because of the boundary: its
-// window starts when its grid has drained instead.
+// window starts when its grid has drained instead. So does a kernel with collectives: time it
+// spends waiting on the link is its own (the table calls it communication-bound), not the
+// boundary's, so sync overhead is the call boundary's cost only.
 #pragma once
 
 #include <string>

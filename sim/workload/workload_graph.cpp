@@ -80,9 +80,12 @@ namespace {
 // - residual add: 1 per element.
 // Bytes: weights are read once per step; the KV cache of every attended position is read once
 // per kv head (a GQA kernel shares it among the heads of a group); activations are the edges.
-// Tensor parallelism over R ranks: each rank holds heads/R query heads and max(1, kv_heads/R)
-// kv heads (kv heads are replicated when there are fewer than ranks), intermediate/R MLP
-// columns and vocab/R LM-head rows; norms, residuals and the embedding are replicated.
+// Tensor parallelism over R ranks: the graph is the busiest rank's. It holds ceil(heads/R)
+// query heads and the kv heads they read (head_shard: max(1, kv_heads/R) when the counts
+// divide; kv heads are replicated when there are fewer than ranks or a group straddles two
+// ranks), ceil(intermediate/R) MLP columns and ceil(vocab/R) LM-head rows; norms, residuals
+// and the embedding are replicated. With an uneven split, totals summed over ranks overstate
+// the machine's attention work by the busiest rank's excess.
 // - biases (attention_bias: q/k/v, attention_output_bias: o): n parameters and m*n adds on the
 //   matmul; kept in the activation dtype like the norm weights (quantizers leave them alone).
 // - sliding window W: the token at position p attends to min(p+1, W) positions (its own
@@ -130,7 +133,7 @@ class DecoderBuilder {
         act_(model.activation_dtype),
         weights_(model.weight_layout()),
         head_weights_(model.lm_head_layout()),
-        heads_(model.num_attention_heads / ranks),
+        heads_(head_shard(model.num_attention_heads, model.num_key_value_heads, ranks).heads),
         vocab_(ceil_div(model.vocab_size, ranks)) {}
 
   WorkloadGraph build() {
@@ -290,7 +293,7 @@ class DecoderBuilder {
   OpId decoder_layer(int layer, OpId x) {
     const std::int64_t h = model_.hidden_size;
     const std::int64_t kv_heads =
-        std::max<std::int64_t>(1, model_.key_value_heads_of(layer) / ranks_);
+        head_shard(model_.num_attention_heads, model_.key_value_heads_of(layer), ranks_).kv_heads;
     const std::int64_t q_width = heads_ * model_.head_dim;
     const std::int64_t kv_width = kv_heads * model_.head_dim;
     const std::int64_t inter = ceil_div(model_.intermediate_size_of(layer), ranks_);
@@ -630,21 +633,34 @@ ExpertShard expert_shard(const ModelSpec& model, std::int64_t intermediate, std:
   return shard;
 }
 
+HeadShard head_shard(std::int64_t heads, std::int64_t kv_heads, int ranks) {
+  HeadShard busiest;
+  if (ranks < 1 || heads < 1 || kv_heads < 1) return busiest;
+  const std::int64_t group = heads / kv_heads;  // query heads per kv head (model_spec checks)
+  std::int64_t start = 0;
+  std::int64_t held_kv = 0;
+  for (int rank = 0; rank < ranks; ++rank) {
+    const std::int64_t count = heads / ranks + (rank < heads % ranks ? 1 : 0);
+    // A rank without query heads (more ranks than heads) holds none of the kv heads either.
+    const std::int64_t kv = count > 0 ? (start + count - 1) / group - start / group + 1 : 0;
+    held_kv += kv;
+    const std::int64_t load = 2 * count + 2 * kv, best = 2 * busiest.heads + 2 * busiest.kv_heads;
+    if (load > best || (load == best && kv > busiest.kv_heads)) {
+      busiest.heads = count;
+      busiest.kv_heads = kv;
+    }
+    start += count;
+  }
+  busiest.mean_heads = static_cast<double>(heads) / ranks;
+  busiest.mean_kv_heads = static_cast<double>(held_kv) / ranks;
+  return busiest;
+}
+
 WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step,
                                   int tensor_parallel) {
-  if (tensor_parallel < 1 || model.num_attention_heads % tensor_parallel != 0) {
-    throw InputError("tensor parallelism over " + std::to_string(tensor_parallel) +
-                     " sockets needs num_attention_heads (" +
-                     std::to_string(model.num_attention_heads) + ") divisible by it");
-  }
-  // Key/value heads are split over the ranks, or each replicated on a group of ranks.
-  for (std::int64_t layer = 0; layer < model.num_layers; ++layer) {
-    const std::int64_t kv_heads = model.key_value_heads_of(layer);
-    if (kv_heads % tensor_parallel != 0 && tensor_parallel % kv_heads != 0) {
-      throw InputError("tensor parallelism over " + std::to_string(tensor_parallel) +
-                       " sockets needs num_key_value_heads (" + std::to_string(kv_heads) +
-                       ") to divide it or be divisible by it");
-    }
+  if (tensor_parallel < 1) {
+    throw InputError("tensor parallelism needs at least one socket, not " +
+                     std::to_string(tensor_parallel));
   }
   return DecoderBuilder(model, step, tensor_parallel).build();
 }

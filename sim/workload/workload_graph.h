@@ -60,11 +60,28 @@ struct ExpertShard {
 ExpertShard expert_shard(const ModelSpec& model, std::int64_t intermediate, std::int64_t tokens,
                          int ranks);
 
+// Attention heads of the busiest of R tensor-parallel ranks. The H query heads are dealt out
+// in contiguous runs, H/R to each rank and one more to the first H mod R (an uneven split when R
+// does not divide H); a rank holds every kv head its query heads read (H/G consecutive query
+// heads share one of the G kv heads), so a kv head whose group straddles ranks is replicated on
+// each, as it is when there are fewer kv heads than ranks. The busiest rank holds the most
+// attention weight columns (q and o: 2 per query head, k and v: 2 per kv head; ties go to more
+// kv heads, which also read more KV cache); it sets the time of every layer.
+struct HeadShard {
+  std::int64_t heads = 0;     // query heads of the busiest rank
+  std::int64_t kv_heads = 0;  // kv heads of the busiest rank
+  double mean_heads = 0;      // H / R
+  double mean_kv_heads = 0;   // kv heads held, replicas counted, over R
+  bool even() const { return heads == mean_heads && kv_heads == mean_kv_heads; }
+};
+HeadShard head_shard(std::int64_t heads, std::int64_t kv_heads, int ranks);
+
 // One forward step of a llama-style decoder for the given step shape, as executed by one of
 // `tensor_parallel` ranks (Megatron-style sharding: q/k/v, gate and up split by columns, o and
 // down by rows followed by an all-reduce, the LM head split over the vocabulary followed by an
 // all-gather). With tensor_parallel == 1 the graph is the whole model and has no collectives.
-// Throws InputError when the heads do not divide over the ranks.
+// Heads that do not divide over the ranks are split unevenly (head_shard); the graph is the
+// busiest rank's.
 WorkloadGraph build_decoder_graph(const ModelSpec& model, const StepShape& step,
                                   int tensor_parallel = 1);
 
