@@ -22,8 +22,8 @@ struct Work {
   double ddr_read_bytes = 0;    // part of dram_read_bytes served by the DDR tier (spilled weights)
   double onchip_bytes = 0;      // operand traffic served by the on-chip memory (L2 / SRAM)
   double collective_bytes = 0;  // full tensor a collective produces on every rank
-  // GPU: CUDA-core FP32-FMA issue slots spent dequantizing weights for the matmuls (not part
-  // of `flops`, which count the model's arithmetic).
+  // GPU and Apple: ALU FMA issue slots spent dequantizing weights for the matmuls
+  // (sim/mapping/dequantization.h; not part of `flops`, which count the model's arithmetic).
   double dequant_slots = 0;
   Collective collective = Collective::kNone;
 
