@@ -3,6 +3,8 @@
 // from the measured values chosen, missing hardware is reported, bad CSV is rejected.
 #include <fmt/format.h>
 
+#include <fstream>
+
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +21,9 @@ namespace {
 const std::string kHeader =
     "hw,model,weight_dtype,phase,batch,prompt,gen,metric,measured,unit,"
     "source,notes\n";
+const std::string kServingHeader =
+    "hw,model,weight_dtype,kv_dtype,tp,requests,isl,osl,rate,metric,measured,unit,source,"
+    "notes\n";
 
 }  // namespace
 
@@ -127,10 +132,114 @@ TEST_CASE("dfsim validate rejects bad CSV with file:line:column and exit code 2"
   expect("hw,model,colour\n",
          "bad.csv:1:10: colour: unknown column (expected hw, model, "
          "weight_dtype, phase, batch, prompt, gen, metric, measured, unit, "
-         "source, notes)");
+         "source, notes; optional fitted_by)");
+  // A serving header ("tp" is a serving column) is checked against the serving columns.
+  expect("hw,model,tp,batch\n",
+         "bad.csv:1:13: batch: unknown column (expected hw, model, weight_dtype, kv_dtype, tp, "
+         "requests, isl, osl, rate, metric, measured, unit, source, notes; optional fitted_by)");
+  expect(kServingHeader + "h100-sxm,llama3.1-8b,bf16,bf16,1,500,467,256,2,mean_tpot_s,0.008,s,t,\n",
+         "bad.csv:2:48: metric: expected one of output_tokens_per_second, mean_ttft_s, "
+         "mean_itl_s, got 'mean_tpot_s'");
+  expect(
+      kServingHeader + "h100-sxm,llama3.1-8b,bf16,bf16,1,500,467,256,fast,mean_itl_s,0.008,s,t,\n",
+      "bad.csv:2:46: rate: expected a positive number, got 'fast'");
   expect(kHeader + "a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,10,tok/s,\"t,\n",
          "bad.csv:2:67: quoted field never closed");
   Outcome missing = run_dfsim(dir, "validate no-such-dir");
   CHECK(missing.code == 2);
   CHECK(missing.err == "dfsim: error: no-such-dir: no such file or directory\n");
+}
+
+TEST_CASE("dfsim validate summarizes the rows fitted to apart from the others", "[validate]") {
+  TempDir dir;
+  Outcome reference =
+      run_dfsim(dir, "run --model tiny-llama --hw a100-80gb --context 4 --tokens 2 --format json");
+  REQUIRE(reference.code == 0);
+  const double rate = json::parse(reference.out)["tokens_per_second"].get<double>();
+  // Errors chosen by the measured values: rate / m - 1. Not fitted: m = rate / 1.1 (+10 %) and
+  // rate / 0.7 (-30 %): median (0.1 + 0.3) / 2 = 0.2, max 0.3. Fitted: m = rate / 1.02 (+2 %)
+  // alone: median = max = 0.02. Together the max would be 0.3 and the median 0.1: the split
+  // is what the test checks.
+  auto row = [&](double factor, const std::string& fitted_by) {
+    return fmt::format(
+        "a100-80gb,tiny-llama,bf16,decode,1,4,2,tokens_per_second,{:.17g},tok/s,t,,{}\n",
+        rate / factor, fitted_by);
+  };
+  dir.write("rows.csv",
+            "hw,model,weight_dtype,phase,batch,prompt,gen,metric,measured,unit,"
+            "source,notes,fitted_by\n" +
+                row(1.1, "") + row(0.7, "") + row(1.02, "a100-80gb: hbm.latency"));
+  Outcome outcome = run_dfsim(dir, "validate rows.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json file = json::parse(outcome.out)["files"].at(0);
+  CHECK(file["simulated"] == 3);
+  CHECK(file["median_abs_error"].get<double>() == Approx(0.2).epsilon(1e-9));
+  CHECK(file["max_abs_error"].get<double>() == Approx(0.3).epsilon(1e-9));
+  CHECK(file["fitted"]["simulated"] == 1);
+  CHECK(file["fitted"]["median_abs_error"].get<double>() == Approx(0.02).epsilon(1e-9));
+  CHECK(file["fitted"]["max_abs_error"].get<double>() == Approx(0.02).epsilon(1e-9));
+  CHECK(file["rows"][2]["fitted_by"] == "a100-80gb: hbm.latency");
+  CHECK(file["rows"][0]["fitted_by"] == "");
+
+  Outcome text = run_dfsim(dir, "validate rows.csv");
+  REQUIRE(text.code == 0);
+  CHECK(text.out.find("+2.0%  fitted: a100-80gb: hbm.latency") != std::string::npos);
+  CHECK(text.out.find("3 rows: 3 simulated, 0 not simulated; 2 not fitted: |error| median 20.0%, "
+                      "max 30.0%; 1 fitted to: |error| median 2.0%, max 2.0%") !=
+        std::string::npos);
+}
+
+TEST_CASE("dfsim validate lists serving rows as not simulated, with the reason", "[validate]") {
+  TempDir dir;
+  dir.write("serving.csv",
+            kServingHeader +
+                "h100-sxm,llama3.1-8b,bf16,bf16,1,500,467,256,2,mean_itl_s,0.008,s,t,\n"
+                "a100-80gb,llama3.1-8b,fp16,fp16,1,3000,128,2048,inf,output_tokens_per_second,"
+                "5255.99,tok/s,t,\"FP16, offline\"\n");
+  Outcome outcome = run_dfsim(dir, "validate serving.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json file = json::parse(outcome.out)["files"].at(0);
+  REQUIRE(file["rows"].size() == 2);
+  CHECK(file["simulated"] == 0);
+  CHECK(file["not_simulated"] == 2);
+  CHECK(file["median_abs_error"].is_null());
+  const json& itl = file["rows"][0];
+  CHECK(itl["simulated"] == false);
+  CHECK(itl["phase"] == "serving");
+  CHECK(itl["serving"]["isl"] == 467);
+  CHECK(itl["serving"]["osl"] == 256);
+  CHECK(itl["serving"]["rate"] == "2");
+  CHECK(itl["reason"] ==
+        "a serving row (a server under a request load); dfsim does not simulate serving yet "
+        "(issue 16)");
+  CHECK(file["rows"][1]["serving"]["requests"] == 3000);
+}
+
+// The repository's own measured data (hw_configs/measured) is the default: a fresh clone
+// validates without ../shared. Every row of every file is listed; every row but the serving ones
+// is simulated (their hardware and workloads are all in the catalog).
+TEST_CASE("dfsim validate with no path runs every row of hw_configs/measured", "[validate]") {
+  TempDir dir;
+  Outcome outcome = run_dfsim(dir, "validate --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json files = json::parse(outcome.out)["files"];
+  std::vector<std::string> names;
+  for (const json& file : files) {
+    const std::string path = file["path"];
+    names.push_back(path.substr(path.rfind('/') + 1));
+    // Rows in the file: its lines after the header (no row of these files spans lines).
+    std::ifstream in(path);
+    std::int64_t lines = 0;
+    for (std::string line; std::getline(in, line);) lines += !line.empty();
+    CHECK(file["rows"].size() == static_cast<std::size_t>(lines - 1));
+    for (const json& row : file["rows"]) {
+      INFO(path << " line " << row["line"] << ": " << row.value("reason", ""));
+      CHECK(row["simulated"] == (names.back() != "serving.csv"));
+    }
+  }
+  CHECK(names ==
+        std::vector<std::string>{"apple.csv", "cpu.csv", "gpu.csv", "serving.csv", "sn40l.csv"});
 }

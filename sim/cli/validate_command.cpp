@@ -1,5 +1,6 @@
 // `dfsim validate`: every row of the calibration CSVs simulated and compared with its
-// measurement; per file the median and maximum absolute error of the rows simulated. Rows whose
+// measurement; per file the median and maximum absolute error of the rows simulated, over the
+// rows not fitted to (fidelity) and apart over those fitted to (`fitted_by`). Rows whose
 // hardware or workload is not in the catalog are listed as not simulated, with the reason.
 #include <fmt/format.h>
 
@@ -42,21 +43,29 @@ std::string table(const std::vector<FileSummary>& files) {
         metric, "simulated", "measured", "error");
     for (const RowResult& r : file.rows) {
       const CalibrationRow& row = r.row;
-      out += fmt::format("  {:>4}  {:<{}}  {:<{}}  {:<5}  {:<7}  {:>5}  {:>6}  {:>4}  {:<{}}  ",
-                         row.line, row.hw, hw, row.model, model, row.weight_dtype,
-                         phase_name(row.phase), row.batch, row.prompt, row.gen, row.metric, metric);
+      out += fmt::format(
+          "  {:>4}  {:<{}}  {:<{}}  {:<5}  {:<7}  {:>5}  {:>6}  {:>4}  {:<{}}  ", row.line, row.hw,
+          hw, row.model, model, row.weight_dtype, row.serving ? "serving" : phase_name(row.phase),
+          row.serving ? "-" : std::to_string(row.batch), row.prompt, row.gen, row.metric, metric);
       if (r.simulated) {
-        out +=
-            fmt::format("{:>11.5g}  {:>11.5g}  {:>7}\n", r.value, row.measured, percent(r.error));
+        out += fmt::format("{:>11.5g}  {:>11.5g}  {:>7}", r.value, row.measured, percent(r.error));
+        out += row.fitted_by.empty() ? "\n" : "  fitted: " + row.fitted_by + "\n";
       } else {
         out += fmt::format("{:>11}  {:>11.5g}  not simulated: {}\n", "-", row.measured, r.reason);
       }
     }
     out += fmt::format("  {} rows: {} simulated, {} not simulated", file.rows.size(),
                        file.simulated, file.not_simulated);
+    // Fidelity (rows not fitted to) first; the rows a config field was fitted to apart.
     if (file.median_abs_error) {
-      out += fmt::format("; |error| median {:.1f}%, max {:.1f}%", 100 * *file.median_abs_error,
-                         100 * *file.max_abs_error);
+      out += fmt::format(
+          "; {}|error| median {:.1f}%, max {:.1f}%",
+          file.fitted ? fmt::format("{} not fitted: ", file.simulated - file.fitted) : "",
+          100 * *file.median_abs_error, 100 * *file.max_abs_error);
+    }
+    if (file.fitted_median_abs_error) {
+      out += fmt::format("; {} fitted to: |error| median {:.1f}%, max {:.1f}%", file.fitted,
+                         100 * *file.fitted_median_abs_error, 100 * *file.fitted_max_abs_error);
     }
     out += "\n\n";
   }
@@ -82,7 +91,18 @@ nlohmann::json json(const std::vector<FileSummary>& files) {
                           {"unit", row.unit},
                           {"source", row.source},
                           {"simulated", r.simulated},
-                          {"settings", r.settings}};
+                          {"settings", r.settings},
+                          {"fitted_by", row.fitted_by}};
+      if (row.serving) {
+        item["phase"] = "serving";
+        item["batch"] = nullptr;
+        item["serving"] = {{"kv_dtype", row.serving->kv_dtype},
+                           {"tp", row.serving->tp},
+                           {"requests", row.serving->requests},
+                           {"isl", row.prompt},
+                           {"osl", row.gen},
+                           {"rate", row.serving->rate}};
+      }
       if (r.simulated) {
         item["value"] = r.value;
         item["error"] = r.error;
@@ -98,6 +118,14 @@ nlohmann::json json(const std::vector<FileSummary>& files) {
       entry["median_abs_error"] = *file.median_abs_error;
       entry["max_abs_error"] = *file.max_abs_error;
     }
+    // The rows fitted to, apart: median_abs_error and max_abs_error above are fidelity only.
+    nlohmann::json fitted{
+        {"simulated", file.fitted}, {"median_abs_error", nullptr}, {"max_abs_error", nullptr}};
+    if (file.fitted_median_abs_error) {
+      fitted["median_abs_error"] = *file.fitted_median_abs_error;
+      fitted["max_abs_error"] = *file.fitted_max_abs_error;
+    }
+    entry["fitted"] = std::move(fitted);
     out.push_back(std::move(entry));
   }
   return nlohmann::json{{"files", std::move(out)}};
@@ -128,10 +156,11 @@ Action add_validate_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "validate",
       "Simulate every row of the calibration CSVs (measured results from public sources) and "
-      "report the error of each, with the median and maximum per file");
+      "report the error of each, with the median and maximum per file over the rows no config "
+      "field was fitted to, and apart over those fitted to");
   cmd->add_option("path", options->path,
-                  "A calibration CSV or a directory of them (default: ../shared/calibration "
-                  "beside the source tree, or $DFSIM_CALIBRATION_DIR)");
+                  "A calibration CSV or a directory of them (default: hw_configs/measured, "
+                  "the repository's measured data, or $DFSIM_CALIBRATION_DIR)");
   cmd->add_option("--format", options->format, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   cmd->add_option("--out,-o", options->out, "Write the table or JSON to this file");

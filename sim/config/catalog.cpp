@@ -206,7 +206,7 @@ std::string config_directory(ConfigKind kind) {
 
 std::string calibration_directory() {
   if (const char* value = std::getenv("DFSIM_CALIBRATION_DIR"); value && *value) return value;
-  return (fs::path(DFSIM_DATA_DIR) / ".." / "shared" / "calibration").lexically_normal().string();
+  return std::string(DFSIM_DATA_DIR) + "/hw_configs/measured";
 }
 
 std::string locate_config(ConfigKind kind, const std::string& name_or_path) {

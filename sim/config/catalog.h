@@ -20,8 +20,8 @@ enum class ConfigKind { kHardware, kWorkload };
 
 std::string config_directory(ConfigKind kind);
 
-// The measured results `dfsim validate` compares against: ../shared/calibration beside the
-// source tree, or $DFSIM_CALIBRATION_DIR.
+// The measured results `dfsim validate` compares against: the repository's hw_configs/measured
+// (under the data directory, like the configs), or $DFSIM_CALIBRATION_DIR.
 std::string calibration_directory();
 
 // Resolves a name or path to an existing file; throws InputError listing the known names.

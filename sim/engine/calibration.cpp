@@ -24,6 +24,12 @@ namespace {
 const std::vector<std::string> kColumns{"hw",       "model",  "weight_dtype", "phase",
                                         "batch",    "prompt", "gen",          "metric",
                                         "measured", "unit",   "source",       "notes"};
+// serving.csv: an inference server under a request load (hw_configs/measured/README.md).
+const std::vector<std::string> kServingColumns{
+    "hw",  "model", "weight_dtype", "kv_dtype", "tp",   "requests", "isl",
+    "osl", "rate",  "metric",       "measured", "unit", "source",   "notes"};
+// Optional in either layout: the config fields fitted to the row.
+const std::string kFittedBy = "fitted_by";
 
 struct Field {
   std::string text;
@@ -202,11 +208,62 @@ CalibrationRow parse_row(const std::string& path, const std::map<std::string, st
   row.unit = get("unit").text;
   row.source = get("source").text;
   row.notes = get("notes").text;
+  if (index.count(kFittedBy)) row.fitted_by = get(kFittedBy).text;
   try {
     row.overrides = overrides_from_notes(row);
   } catch (const InputError& error) {
     throw InputError(where("notes"), "notes", error.what());
   }
+  return row;
+}
+
+// A serving.csv row: checked like the others, so that bad input fails now and not when serving
+// is simulated.
+CalibrationRow parse_serving_row(const std::string& path,
+                                 const std::map<std::string, std::size_t>& index,
+                                 const std::vector<Field>& fields) {
+  auto get = [&](const std::string& key) -> const Field& { return fields[index.at(key)]; };
+  auto where = [&](const std::string& key) {
+    const Field& f = get(key);
+    return SourceLocation{path, f.line, f.column};
+  };
+  CalibrationRow row;
+  row.file = path;
+  row.line = fields.front().line;
+  for (const char* key : {"hw", "model", "weight_dtype", "kv_dtype", "metric", "rate"}) {
+    if (get(key).text.empty()) throw InputError(where(key), key, "must not be empty");
+  }
+  CalibrationRow::Serving serving;
+  row.hw = get("hw").text;
+  row.model = get("model").text;
+  row.weight_dtype = get("weight_dtype").text;
+  serving.kv_dtype = get("kv_dtype").text;
+  for (const char* key : {"weight_dtype", "kv_dtype"}) {
+    if (!parse_dtype(get(key).text)) {
+      throw InputError(where(key), key,
+                       "expected one of " + dtype_choices() + ", got '" + get(key).text + "'");
+    }
+  }
+  serving.tp = integer_field(path, get("tp"), "tp", 1);
+  serving.requests = integer_field(path, get("requests"), "requests", 1);
+  row.prompt = integer_field(path, get("isl"), "isl", 1);
+  row.gen = integer_field(path, get("osl"), "osl", 1);
+  serving.rate = get("rate").text;
+  if (serving.rate != "inf") number_field(path, get("rate"), "rate");
+  row.metric = get("metric").text;
+  const auto& metrics = serving_metrics();
+  if (std::find(metrics.begin(), metrics.end(), row.metric) == metrics.end()) {
+    std::string known;
+    for (const std::string& m : metrics) known += (known.empty() ? "" : ", ") + m;
+    throw InputError(where("metric"), "metric",
+                     "expected one of " + known + ", got '" + row.metric + "'");
+  }
+  row.measured = number_field(path, get("measured"), "measured");
+  row.unit = get("unit").text;
+  row.source = get("source").text;
+  row.notes = get("notes").text;
+  if (index.count(kFittedBy)) row.fitted_by = get(kFittedBy).text;
+  row.serving = serving;
   return row;
 }
 
@@ -224,6 +281,12 @@ const std::vector<std::string>& calibration_metrics() {
   return metrics;
 }
 
+const std::vector<std::string>& serving_metrics() {
+  static const std::vector<std::string> metrics{"output_tokens_per_second", "mean_ttft_s",
+                                                "mean_itl_s"};
+  return metrics;
+}
+
 std::vector<CalibrationRow> read_calibration_csv(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(SourceLocation{path}, "", "cannot read the file");
@@ -231,19 +294,28 @@ std::vector<CalibrationRow> read_calibration_csv(const std::string& path) {
   buffer << in.rdbuf();
   const auto records = parse_csv(path, buffer.str());
   if (records.empty()) throw InputError(SourceLocation{path, 1, 1}, "", "empty; expected a header");
+  // The layout: serving rows when the header names any column only they have.
+  const auto& header = records.front();
+  const bool serving = std::any_of(header.begin(), header.end(), [](const Field& f) {
+    return std::find(kColumns.begin(), kColumns.end(), f.text) == kColumns.end() &&
+           std::find(kServingColumns.begin(), kServingColumns.end(), f.text) !=
+               kServingColumns.end();
+  });
+  const std::vector<std::string>& columns = serving ? kServingColumns : kColumns;
   std::map<std::string, std::size_t> index;
-  for (std::size_t i = 0; i < records.front().size(); ++i) {
-    const Field& f = records.front()[i];
-    if (std::find(kColumns.begin(), kColumns.end(), f.text) == kColumns.end()) {
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    const Field& f = header[i];
+    if (f.text != kFittedBy && std::find(columns.begin(), columns.end(), f.text) == columns.end()) {
+      std::string known;
+      for (const std::string& c : columns) known += (known.empty() ? "" : ", ") + c;
       throw InputError(SourceLocation{path, f.line, f.column}, f.text,
-                       "unknown column (expected hw, model, weight_dtype, phase, batch, prompt, "
-                       "gen, metric, measured, unit, source, notes)");
+                       "unknown column (expected " + known + "; optional " + kFittedBy + ")");
     }
     if (!index.emplace(f.text, i).second) {
       throw InputError(SourceLocation{path, f.line, f.column}, f.text, "column given twice");
     }
   }
-  for (const std::string& column : kColumns) {
+  for (const std::string& column : columns) {
     if (!index.count(column)) {
       throw InputError(SourceLocation{path, 1, 1}, column, "column missing from the header");
     }
@@ -255,7 +327,8 @@ std::vector<CalibrationRow> read_calibration_csv(const std::string& path) {
       throw InputError(SourceLocation{path, fields.front().line, 1}, "",
                        fmt::format("{} fields, the header has {}", fields.size(), index.size()));
     }
-    rows.push_back(parse_row(path, index, fields));
+    rows.push_back(serving ? parse_serving_row(path, index, fields)
+                           : parse_row(path, index, fields));
   }
   return rows;
 }
@@ -282,6 +355,15 @@ std::vector<std::string> calibration_files(const std::string& path) {
 RowResult simulate_calibration_row(const CalibrationRow& row) {
   RowResult result;
   result.row = row;
+  if (row.serving) {
+    result.settings =
+        fmt::format("serving: {} requests of {} + {} tokens at {} requests/s, TP{}",
+                    row.serving->requests, row.prompt, row.gen, row.serving->rate, row.serving->tp);
+    result.reason =
+        "a serving row (a server under a request load); dfsim does not simulate "
+        "serving yet (issue 16)";
+    return result;
+  }
   RunRequest request;
   request.model = row.model;
   request.hw = row.hw;
@@ -343,11 +425,11 @@ RowResult simulate_calibration_row(const CalibrationRow& row) {
 FileSummary summarize_calibration(const std::string& path, std::vector<RowResult> rows) {
   FileSummary summary;
   summary.path = path;
-  std::vector<double> errors;
+  std::vector<double> errors, fitted_errors;
   for (const RowResult& row : rows) {
     if (row.simulated) {
       ++summary.simulated;
-      errors.push_back(std::fabs(row.error));
+      (row.row.fitted_by.empty() ? errors : fitted_errors).push_back(std::fabs(row.error));
     } else {
       ++summary.not_simulated;
     }
@@ -355,6 +437,11 @@ FileSummary summarize_calibration(const std::string& path, std::vector<RowResult
   if (!errors.empty()) {
     summary.median_abs_error = median(errors);
     summary.max_abs_error = *std::max_element(errors.begin(), errors.end());
+  }
+  summary.fitted = static_cast<std::int64_t>(fitted_errors.size());
+  if (!fitted_errors.empty()) {
+    summary.fitted_median_abs_error = median(fitted_errors);
+    summary.fitted_max_abs_error = *std::max_element(fitted_errors.begin(), fitted_errors.end());
   }
   summary.rows = std::move(rows);
   return summary;

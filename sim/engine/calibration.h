@@ -1,5 +1,5 @@
-// `dfsim validate`: measured results from public sources (../shared/calibration/*.csv, see its
-// README) against what dfsim simulates for the same hardware, model and phase. Each row is
+// `dfsim validate`: measured results from public sources (hw_configs/measured/*.csv, see its
+// README.md) against what dfsim simulates for the same hardware, model and phase. Each row is
 // simulated in a child process of its own (SystemC elaborates once per process).
 #pragma once
 
@@ -33,13 +33,29 @@ struct CalibrationRow {
   // Settings the notes state in words that change what is simulated: "group size 32" (or "group
   // 128") sets model.weight_group_size, "(set hw.cores=48)" any override.
   std::vector<Override> overrides;
+  // The config fields fitted to this row (the optional `fitted_by` column; empty when none): its
+  // error measures the fit, not fidelity, and is summarized apart.
+  std::string fitted_by;
+  // A serving.csv row (an inference server under a request load): read and listed, but not
+  // simulated until dfsim simulates serving (issue 16). `prompt` and `gen` hold isl and osl.
+  struct Serving {
+    std::string kv_dtype;
+    std::int64_t tp = 1;
+    std::int64_t requests = 0;
+    std::string rate;  // requests/s, or "inf"
+  };
+  std::optional<Serving> serving;
 };
 
 // The metrics a row may name.
 const std::vector<std::string>& calibration_metrics();
 
+// The metrics a serving row may name.
+const std::vector<std::string>& serving_metrics();
+
 // Reads one CSV (header line first, the columns of the README in any order, quoted fields as
-// RFC 4180); bad input throws InputError naming file:line.
+// RFC 4180); bad input throws InputError naming file:line. A header with any serving column
+// (kv_dtype, tp, requests, isl, osl, rate) reads serving rows; `fitted_by` is optional in both.
 std::vector<CalibrationRow> read_calibration_csv(const std::string& path);
 
 // The CSV files a path names: the file itself, or a directory's *.csv sorted by name.
@@ -63,8 +79,13 @@ struct FileSummary {
   std::vector<RowResult> rows;
   std::int64_t simulated = 0;
   std::int64_t not_simulated = 0;
-  std::optional<double> median_abs_error;  // over the simulated rows
+  // Fidelity: over the simulated rows that no config field was fitted to.
+  std::optional<double> median_abs_error;
   std::optional<double> max_abs_error;
+  // The same over the simulated rows that were fitted to (how well the fit holds).
+  std::int64_t fitted = 0;
+  std::optional<double> fitted_median_abs_error;
+  std::optional<double> fitted_max_abs_error;
 };
 
 FileSummary summarize_calibration(const std::string& path, std::vector<RowResult> rows);
