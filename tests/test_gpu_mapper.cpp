@@ -370,24 +370,24 @@ TEST_CASE("Dequantization work of quantized matmuls on a GPU", "[mapper][dtype]"
 TEST_CASE("fp8 weights are converted under torch.compile, native under a serving stack on H100",
           "[mapper][dtype]") {
   GpuSpec gpu = h100();
-  // Pinned: 14 slots per fp8 weight (h100-sxm.yaml: Triton's e4m3 -> bf16 sequence for sm_90).
+  // Pinned: 16 slots per fp8 weight (h100-sxm.yaml: Triton's e4m3 -> bf16 on sm_90 and fp32 math).
   gpu.dequant_slots.clear();
-  gpu.dequant_slots[dfsim::Dtype::kFp8] = 14.0;
+  gpu.dequant_slots[dfsim::Dtype::kFp8] = 16.0;
   const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "fp8"}});
   const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false});
   // Serving stacks (vLLM, TensorRT-LLM) run fp8 x fp8 on the FP8 tensor cores: nothing to do.
   gpu.stack = dfsim::GpuStack::kServing;
   CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots == 0.0);
   // Weight-only under torch.compile (torchao float8wo): qkv_proj's 4096 x 12288 = 50,331,648
-  // weights x 14 = 704,643,072 slots, once (a GEMV).
+  // weights x 16 = 805,306,368 slots, once (a GEMV).
   gpu.stack = dfsim::GpuStack::kGptFast;
   CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots ==
-        704'643'072.0);
+        805'306'368.0);
   // A GPU without FP8 tensor cores converts under any stack.
   gpu.stack = dfsim::GpuStack::kServing;
   gpu.tensor_rate.erase(dfsim::Dtype::kFp8);
   CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots ==
-        704'643'072.0);
+        805'306'368.0);
 }
 
 TEST_CASE("One dequantization mechanism: passes over the weights follow the kernel's tiling",

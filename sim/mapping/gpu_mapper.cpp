@@ -155,6 +155,9 @@ void tile_tinygemm(const WorkloadGraph& graph, Kernel& kernel) {
   const double bytes_per_weight = weight_bytes / weights;
   kernel.inflight_bytes_per_unit =
       kTinygemmResidentCtas * kTinygemmWarps * kTinygemmWeightsPerWarpIteration * bytes_per_weight;
+  // The k loop has no prefetch: a warp's next loads wait for the dequantization and mma of the
+  // iteration it holds, so each window's round trip is the latency plus that math.
+  kernel.loads_wait_for_math = true;
 }
 
 bool is_int4_gemv(const WorkloadGraph& graph, const Kernel& kernel) {
