@@ -243,3 +243,31 @@ TEST_CASE("dfsim validate with no path runs every row of hw_configs/measured", "
   CHECK(names ==
         std::vector<std::string>{"apple.csv", "cpu.csv", "gpu.csv", "serving.csv", "sn40l.csv"});
 }
+
+// A row whose notes state the board power limit it ran under ("power-limited to 330 W", as
+// gpt-fast's A100 rows) runs at that limit (hw.power.limit, the GPU clock model).
+TEST_CASE("dfsim validate runs a row at the power limit its notes state", "[validate]") {
+  TempDir dir;
+  auto rate_at = [&](const std::string& limit) {
+    Outcome run = run_dfsim(dir,
+                            "run --model llama3.2-1b --hw a100-80gb --phase prefill "
+                            "--prompt 256 --set hw.power.limit=" +
+                                limit + " --format json");
+    REQUIRE(run.code == 0);
+    return json::parse(run.out)["tokens_per_second"].get<double>();
+  };
+  const double capped = rate_at("150W");
+  // Prefill is compute-bound: at 150 W it is slower than at the 400 W TDP, so the row cannot
+  // pass by running the default.
+  REQUIRE(capped < 0.9 * rate_at("400W"));
+  dir.write("rows.csv", kHeader + fmt::format("a100-80gb,llama3.2-1b,bf16,prefill,1,256,0,"
+                                              "tokens_per_second,{:.17g},tok/s,t,"
+                                              "\"GPU power-limited to 150 W\"\n",
+                                              capped));
+  Outcome outcome = run_dfsim(dir, "validate rows.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json row = json::parse(outcome.out)["files"].at(0)["rows"].at(0);
+  CHECK(row["settings"].get<std::string>().find("hw.power.limit=150 W") != std::string::npos);
+  CHECK(row["value"].get<double>() == Approx(capped).epsilon(1e-12));
+}

@@ -1,6 +1,7 @@
 #include "models/gpu/gpu_machine.h"
 #include "models/common/kernel_record.h"
 #include "models/common/sim_time.h"
+#include "models/gpu/power_model.h"
 
 #include <stdexcept>
 
@@ -44,6 +45,21 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   const double tile_dequant = kernel.dequant_slots / tiles;
   const double tile_math =
       tile_matmul / matmul_rate + tile_other / vector_rate + tile_dequant / dequant_rate;
+  // Under a board power limit the SM clock drops until the kernel's power fits (DVFS,
+  // models/gpu/power_model.h): the math and the L2 (on the SM clock) slow by the clock ratio,
+  // DRAM does not.
+  const double hbm_rate = gpu_.hbm.bandwidth * gpu_.hbm.achievable_fraction;
+  const KernelDemand demand{.math_seconds = tile_math * tiles / gpu_.sm_count,
+                            .onchip_seconds = kernel.onchip_bytes / gpu_.l2.bandwidth,
+                            .dram_bytes = kernel.dram_bytes(),
+                            .dram_seconds = kernel.dram_bytes() / hbm_rate};
+  const double ratio = clock_ratio_under_limit(gpu_.power, gpu_.clock, demand);
+  if (ratio < 1) {
+    Kernel slowed = kernel;
+    slowed.onchip_bytes /= ratio;  // the L2's bandwidth falls with its clock
+    waves_.execute(slowed, tile_math / ratio, record);
+    return;
+  }
   waves_.execute(kernel, tile_math, record);
 }
 

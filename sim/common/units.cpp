@@ -51,6 +51,13 @@ std::vector<BaseUnit> base_units(Dimension dimension) {
               {"µs", 1e-6, false}, {"ns", 1e-9, false}, {"ps", 1e-12, false}};
     case Dimension::kCount:
       return {{"", 1.0, false}};
+    case Dimension::kPower:
+      return {{"W", 1.0, true}};
+    case Dimension::kEnergyPerByte:
+      return {{"J/B", 1.0, false},
+              {"nJ/B", 1e-9, false},
+              {"pJ/B", 1e-12, false},
+              {"pJ/bit", 8e-12, false}};
   }
   return {};
 }
@@ -107,6 +114,10 @@ std::string_view dimension_name(Dimension dimension) {
       return "duration";
     case Dimension::kCount:
       return "number";
+    case Dimension::kPower:
+      return "power";
+    case Dimension::kEnergyPerByte:
+      return "energy per byte";
   }
   return "quantity";
 }
@@ -125,6 +136,10 @@ std::string_view dimension_example(Dimension dimension) {
       return "4 us";
     case Dimension::kCount:
       return "132";
+    case Dimension::kPower:
+      return "700 W";
+    case Dimension::kEnergyPerByte:
+      return "31.8 pJ/B";
   }
   return "";
 }
@@ -161,6 +176,7 @@ std::string format_quantity(double value, Dimension dimension, int significant_d
     return out;
   };
   if (dimension == Dimension::kCount) return format(value, "");
+  if (dimension == Dimension::kEnergyPerByte) return format(value * 1e12, "pJ/B");
   if (dimension == Dimension::kDuration) {
     double magnitude = std::fabs(value);
     if (magnitude == 0 || magnitude >= 1) return format(value, "s");
@@ -171,6 +187,7 @@ std::string format_quantity(double value, Dimension dimension, int significant_d
   std::string_view unit = dimension == Dimension::kBytes       ? "B"
                           : dimension == Dimension::kBandwidth ? "B/s"
                           : dimension == Dimension::kFlopRate  ? "FLOPS"
+                          : dimension == Dimension::kPower     ? "W"
                                                                : "Hz";
   static constexpr std::array<std::pair<double, std::string_view>, 5> kScales{
       {{1e15, "P"}, {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}}};

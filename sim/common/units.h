@@ -1,7 +1,7 @@
 // Physical quantities as they appear in configs: "3.35 TB/s", "989 TFLOPS", "80 GiB", "1.755 GHz",
-// "4 us". Values are held as doubles in SI base units (bytes, bytes/s, FLOP/s, Hz, seconds).
-// SI prefixes (k, M, G, T, P) are powers of 1000 and binary prefixes (Ki, Mi, Gi, Ti, Pi) powers
-// of 1024; they are never mixed up.
+// "4 us", "700 W", "3.97 pJ/bit". Values are held as doubles in SI base units (bytes, bytes/s,
+// FLOP/s, Hz, seconds). SI prefixes (k, M, G, T, P) are powers of 1000 and binary prefixes (Ki, Mi,
+// Gi, Ti, Pi) powers of 1024; they are never mixed up.
 #pragma once
 
 #include <optional>
@@ -11,12 +11,14 @@
 namespace dfsim {
 
 enum class Dimension {
-  kBytes,       // "80 GiB", "50 MiB", "520 MB", "64 B"
-  kBandwidth,   // "3.35 TB/s", "900 GB/s", "200 GiB/s"
-  kFlopRate,    // "989 TFLOPS", "19.5 TFLOP/s", "2 POPS" (integer ops count as FLOPs)
-  kFrequency,   // "1.755 GHz", "800 MHz"
-  kDuration,    // "4 us", "1.3 us", "500 ns", "2 ms", "1 s"
-  kCount,       // a plain non-negative number, no unit: "132", "0.92"
+  kBytes,          // "80 GiB", "50 MiB", "520 MB", "64 B"
+  kBandwidth,      // "3.35 TB/s", "900 GB/s", "200 GiB/s"
+  kFlopRate,       // "989 TFLOPS", "19.5 TFLOP/s", "2 POPS" (integer ops count as FLOPs)
+  kFrequency,      // "1.755 GHz", "800 MHz"
+  kDuration,       // "4 us", "1.3 us", "500 ns", "2 ms", "1 s"
+  kCount,          // a plain non-negative number, no unit: "132", "0.92"
+  kPower,          // "700 W", "0.4 kW"
+  kEnergyPerByte,  // "31.8 pJ/B", "3.97 pJ/bit" (= 31.76 pJ/B)
 };
 
 std::string_view dimension_name(Dimension dimension);

@@ -95,6 +95,10 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.stack = root.choice_or("stack", {"serving", "gpt-fast"}, "serving") == "gpt-fast"
                   ? GpuStack::kGptFast
                   : GpuStack::kServing;
+  if (auto power = root.optional_child("power")) {
+    gpu.power = parse_power(*power);
+    if (gpu.power.min_clock > gpu.clock) power->fail("min_clock", "is above the clock");
+  }
   return gpu;
 }
 

@@ -11,6 +11,7 @@
 #include "sim/common/error.h"
 #include "sim/config/config_tree.h"
 #include "sim/config/cpu_spec.h"
+#include "sim/config/power_spec.h"
 
 namespace dfsim {
 
@@ -63,6 +64,7 @@ struct GpuSpec {
   int sockets = 1;  // GPUs joined by `link` (tensor parallelism)
   LinkSpec link;
   GpuStack stack = GpuStack::kServing;
+  PowerSpec power;  // board power limit and clock model; not modelled without a power section
 
   // Dequantization slots per second, whole chip: one FP32 FMA (2 FLOPs of vector_rate) each.
   double dequant_slot_rate() const { return vector_rate / 2; }

@@ -157,6 +157,13 @@ std::vector<Override> overrides_from_notes(const CalibrationRow& row) {
   // GPU kernels than a serving engine (hw.stack, sim/mapping/gpu_mapper.cpp).
   static const std::regex gpt_fast(R"(gpt-fast)", std::regex::icase);
   if (std::regex_search(row.source, gpt_fast)) overrides.push_back({"hw.stack", "gpt-fast"});
+  // A board power limit the row ran under ("power-limited to 330 W"): the GPU's clock model
+  // (models/gpu/power_model.h) runs it at that limit.
+  static const std::regex power(R"(power[- ]limit(?:ed)?(?: to| of)?\s*(\d+(?:\.\d+)?)\s*W\b)",
+                                std::regex::icase);
+  if (std::regex_search(row.notes, match, power)) {
+    overrides.push_back({"hw.power.limit", match[1].str() + " W"});
+  }
   static const std::regex set(R"(\(set ([^)]*)\))");
   if (std::regex_search(row.notes, match, set)) {
     std::string items = match[1].str();
