@@ -8,6 +8,7 @@
 #include "sim/config/catalog.h"
 #include "sim/engine/run_request.h"
 #include "sim/mapping/apple_mapper.h"
+#include "sim/mapping/dequantization.h"
 #include "tests/test_support.h"
 
 using dfsim::AppleSpec;
@@ -124,16 +125,20 @@ TEST_CASE("Unfused SDPA adds two kernels per layer and the score matrix traffic"
 
 TEST_CASE("Dequantization work follows llama.cpp's Metal kernels", "[apple]") {
   const double weights = 4096.0 * 4096.0;
+  const dfsim::DequantTiling metal{.gemv_rows = 64, .tile_rows = 32};
   // fp16 weights into an fp16 GEMM: nothing to convert.
-  CHECK(dfsim::dequantization_flops(512, weights, dfsim::Dtype::kFp16, dfsim::Dtype::kFp16) == 0);
-  // Decode (GEMV, m = 1), q4_0: mask, convert, scale =
-  // 3 instructions = 6 FLOP-equivalents per weight, once: 6 x 16777216 = 100663296.
-  CHECK(dfsim::dequantization_flops(1, weights, dfsim::Dtype::kQ4_0, dfsim::Dtype::kFp16) ==
-        Approx(100663296.0));
+  CHECK(dfsim::dequantization_slots_per_weight(dfsim::Dtype::kFp16, dfsim::Dtype::kFp16) == 0);
+  // Decode (GEMV, m = 1), q4_0: mask, convert, scale = 3 slots per weight, once:
+  // 3 x 16777216 = 50331648.
+  const double q4 =
+      dfsim::dequantization_slots_per_weight(dfsim::Dtype::kQ4_0, dfsim::Dtype::kFp16);
+  CHECK(q4 == 3);
+  CHECK(dfsim::dequantization_slots(1, weights, q4, metal) == Approx(50331648.0));
   // Prefill (m = 512): kernel_mul_mm dequantizes once per 32 rows -> 16 passes; q8_0: convert,
-  // scale = 4 FLOP-equivalents -> 4 x 16777216 x 16 = 1073741824.
-  CHECK(dfsim::dequantization_flops(512, weights, dfsim::Dtype::kQ8_0, dfsim::Dtype::kFp16) ==
-        Approx(1073741824.0));
+  // scale = 2 slots -> 2 x 16777216 x 16 = 536870912.
+  const double q8 =
+      dfsim::dequantization_slots_per_weight(dfsim::Dtype::kQ8_0, dfsim::Dtype::kFp16);
+  CHECK(dfsim::dequantization_slots(512, weights, q8, metal) == Approx(536870912.0));
 }
 
 TEST_CASE("A bin whose core count does not match its name is an error at its line", "[apple]") {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/config/catalog.h"
+#include "sim/mapping/dequantization.h"
 #include "sim/mapping/gpu_mapper.h"
 #include "sim/mapping/kernel_formation.h"
 #include "sim/mapping/mapper.h"
@@ -364,6 +365,43 @@ TEST_CASE("Dequantization work of quantized matmuls on a GPU", "[mapper][dtype]"
   // 3 x 100,663,296 = 301,989,888.
   const Program prefill = program("int4", StepShape{1, 300, 0, true});
   CHECK(kernel_named(prefill, "layer0.qkv_proj").dequant_slots == 301'989'888.0);
+}
+
+TEST_CASE("fp8 weights are converted under torch.compile, native under a serving stack on H100",
+          "[mapper][dtype]") {
+  GpuSpec gpu = h100();
+  // Pinned: 16 slots per fp8 weight (h100-sxm.yaml: Triton's e4m3 -> bf16 on sm_90 and fp32 math).
+  gpu.dequant_slots.clear();
+  gpu.dequant_slots[dfsim::Dtype::kFp8] = 16.0;
+  const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "fp8"}});
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false});
+  // Serving stacks (vLLM, TensorRT-LLM) run fp8 x fp8 on the FP8 tensor cores: nothing to do.
+  gpu.stack = dfsim::GpuStack::kServing;
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots == 0.0);
+  // Weight-only under torch.compile (torchao float8wo): qkv_proj's 4096 x 12288 = 50,331,648
+  // weights x 16 = 805,306,368 slots, once (a GEMV).
+  gpu.stack = dfsim::GpuStack::kGptFast;
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots ==
+        805'306'368.0);
+  // A GPU without FP8 tensor cores converts under any stack.
+  gpu.stack = dfsim::GpuStack::kServing;
+  gpu.tensor_rate.erase(dfsim::Dtype::kFp8);
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots ==
+        805'306'368.0);
+}
+
+TEST_CASE("One dequantization mechanism: passes over the weights follow the kernel's tiling",
+          "[mapper][dtype]") {
+  // GPU tiling: GEMV up to 64 rows, 128-row GEMM tiles; Apple (llama.cpp Metal): 64 and 32.
+  const dfsim::DequantTiling gpu{.gemv_rows = 64, .tile_rows = 128};
+  const dfsim::DequantTiling metal{.gemv_rows = 64, .tile_rows = 32};
+  CHECK(dfsim::dequantization_passes(1, gpu) == 1);
+  CHECK(dfsim::dequantization_passes(64, gpu) == 1);      // still a GEMV
+  CHECK(dfsim::dequantization_passes(65, gpu) == 1);      // ceil(65 / 128)
+  CHECK(dfsim::dequantization_passes(300, gpu) == 3);     // ceil(300 / 128)
+  CHECK(dfsim::dequantization_passes(300, metal) == 10);  // ceil(300 / 32)
+  // 1000 weights at 2.75 slots, 3 passes: 8250 slots.
+  CHECK(dfsim::dequantization_slots(300, 1000, 2.75, gpu) == 8250.0);
 }
 
 TEST_CASE("gpt-fast's int4 decode GEMVs take tinygemm's grid, residency and bytes in flight",

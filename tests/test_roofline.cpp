@@ -254,7 +254,12 @@ TEST_CASE(
     CHECK(decode[role]["intensity"].get<double>() > 0.99);
     CHECK(decode[role]["intensity"].get<double>() < 1.0);
     CHECK(decode[role]["bottleneck"] == "memory");
-    CHECK(decode[role]["share_of_roof"].get<double>() >= 0.8);
+    // On the slope but below it: the GEMV's waves keep 132 SMs x 13.5 KiB in flight over the
+    // 785 ns loaded latency (h100-sxm.yaml), 132 x 13824 B / 785 ns = 2.32 TB/s = 0.694 of the
+    // 3.35 TB/s roof (Little's law, under the 0.89 stream fraction); each kernel's first-byte
+    // wait takes a little more.
+    CHECK(decode[role]["share_of_roof"].get<double>() <= 132 * 13824 / 785e-9 / 3.35e12);
+    CHECK(decode[role]["share_of_roof"].get<double>() >= 0.6);
   }
   // The kernels' FLOPs add up to the run's.
   Outcome run = run_dfsim(dir, "run --model llama3.1-8b --hw h100-sxm --tokens 1 --format json");

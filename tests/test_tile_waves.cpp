@@ -85,3 +85,48 @@ TEST_CASE("tile waves: a kernel's in-flight bytes set its waves' DRAM rate on a 
         Approx(kLatency + in_flight / kStreaming + (bytes - in_flight) / (in_flight / kLatency))
             .epsilon(1e-6));
 }
+
+TEST_CASE("tile waves: a kernel whose loads wait for its math pays latency plus math per window",
+          "[model]") {
+  // A unit of one 8 MiB tile with 100 us of math keeping 128 KiB in flight spends
+  // 100 us x 131072 / 8388608 = 1.5625 us of math on each window.
+  const double tile = 8.0 * 1024 * 1024;
+  CHECK(dfsim::window_math_seconds(1, 100e-6, tile, 131072) == Approx(1.5625e-6).epsilon(1e-12));
+  // Two tiles on the unit: twice the math over twice the bytes, the same share per window.
+  CHECK(dfsim::window_math_seconds(2, 100e-6, tile, 131072) == Approx(1.5625e-6).epsilon(1e-12));
+  // 4 units x 131072 B over 343 ns + 1562.5 ns: 524288 / 1.9055e-6 = 2.75145e11 B/s, against
+  // 1.52854e12 when the next loads overlap the math (5.6 x less).
+  CHECK(dfsim::little_law_cap(131072, 4, 1, tile, kLatency, 1.5625e-6) ==
+        Approx(2.751446e11).epsilon(1e-6));
+
+  dfsim::HwConfig hw = dfsim::load_hw_config("h100-sxm", {});
+  dfsim::GpuSpec& gpu = std::get<dfsim::GpuSpec>(hw.spec);
+  gpu.sm_count = kSms;
+  gpu.hbm.bandwidth = 3.35e12;
+  gpu.hbm.achievable_fraction = 0.89;
+  gpu.hbm.latency = kLatency;
+  gpu.vector_rate = 66.9e12;
+  // 100 us of CUDA-core math per tile: 100e-6 x 66.9e12 / 132 FLOPs.
+  Kernel serial = four_tile_read("serial", 131072);
+  serial.flops = 4 * 100e-6 * 66.9e12 / kSms;
+  serial.loads_wait_for_math = true;
+  Kernel pipelined = serial;
+  pipelined.name = pipelined.role = "pipelined";
+  pipelined.loads_wait_for_math = false;
+  std::vector<dfsim::Program> steps(1);
+  steps[0].kernels = {serial, pipelined};
+  const nlohmann::json times = dfsim::run_in_child([&] {
+    dfsim::SimulationTrace trace = dfsim::simulate(hw, steps);
+    nlohmann::json out = nlohmann::json::array();
+    for (const dfsim::KernelRecord& record : trace.kernels)
+      out.push_back(record.end - record.start);
+    return out;
+  });
+  REQUIRE(times.size() == 2);
+  // Serial: the channel's first window is cap x latency = 2.751446e11 x 343 ns = 94374.6 B:
+  // 343 ns + 94374.6 / 2.9815e12 (31.65 ns) + 33460057 / 2.751446e11 (121.6087 us)
+  // = 121.9837 us; the 100 us of math are inside the windows' round trips.
+  CHECK(times[0].get<double>() == Approx(121.9837e-6).epsilon(1e-5));
+  // Pipelined: the loads (22.128 us at the 1.52854e12 cap) hide under the 100 us of math.
+  CHECK(times[1].get<double>() == Approx(100e-6).epsilon(1e-4));
+}

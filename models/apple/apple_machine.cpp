@@ -33,8 +33,11 @@ void AppleGpuCores::execute(const Kernel& kernel, KernelRecord& record) {
   // ALU peak; everything else is counted at the peak (its FLOPs are few, its bytes decide).
   const double alu_rate = soc_.alu_rate(kernel.compute_dtype) / cores;
   const double matmul_rate = alu_rate * soc_.matmul_efficiency;
+  // Dequantization issues on the same ALUs, one FMA slot per slot (sim/mapping/dequantization.h).
+  const double dequant_rate = soc_.dequant_slot_rate(kernel.compute_dtype) / cores;
   const double tile_math = kernel.matmul_flops / tiles / matmul_rate +
-                           (kernel.flops - kernel.matmul_flops) / tiles / alu_rate;
+                           (kernel.flops - kernel.matmul_flops) / tiles / alu_rate +
+                           kernel.dequant_slots / tiles / dequant_rate;
   waves_.execute(kernel, tile_math, record);
 }
 

@@ -16,9 +16,17 @@ double inflight_bytes_per_unit(const Kernel& kernel, const WaveUnits& units) {
 }
 
 double little_law_cap(double inflight_per_unit, std::int64_t active, std::int64_t tiles_per_active,
-                      double tile_dram_bytes, double latency) {
+                      double tile_dram_bytes, double latency, double window_math) {
   const double in_flight = active * std::min(inflight_per_unit, tiles_per_active * tile_dram_bytes);
-  return latency > 0 ? in_flight / latency : 0;
+  return latency > 0 ? in_flight / (latency + window_math) : 0;
+}
+
+double window_math_seconds(std::int64_t tiles, double tile_math, double tile_dram_bytes,
+                           double window_bytes) {
+  const double unit_bytes = static_cast<double>(tiles) * tile_dram_bytes;
+  if (unit_bytes <= 0) return 0;
+  // The unit's math spread evenly over its bytes: the share of one window.
+  return static_cast<double>(tiles) * tile_math * std::min(1.0, window_bytes / unit_bytes);
 }
 
 TileWaves::TileWaves(WaveUnits units, BandwidthChannel& dram, BandwidthChannel& onchip,
@@ -51,7 +59,12 @@ void TileWaves::execute(const Kernel& kernel, double tile_math, KernelRecord& re
         kernel.inflight_bytes_per_unit > 0 && !units_.one_wave
             ? inflight * std::min(1.0, static_cast<double>(per_unit) / kernel.tiles_per_unit)
             : inflight;
-    const double cap = little_law_cap(unit_inflight, active, per_unit, tile_dram, dram_.latency());
+    const double window_math =
+        kernel.loads_wait_for_math
+            ? window_math_seconds(per_unit, tile_math, tile_dram, unit_inflight)
+            : 0;
+    const double cap =
+        little_law_cap(unit_inflight, active, per_unit, tile_dram, dram_.latency(), window_math);
     // One wave issues the kernel's totals, not per-tile shares multiplied back.
     const double wave_dram = units_.one_wave ? kernel.dram_bytes() : wave * tile_dram;
     const double wave_onchip = units_.one_wave ? kernel.onchip_bytes : wave * tile_onchip;

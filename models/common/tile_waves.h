@@ -14,6 +14,10 @@
 // - Within a wave, loads and math overlap (software pipelining: the wave lasts max(DRAM, on-chip,
 //   math)), or, where a core does not overlap its misses with its own instructions, math starts
 //   when the operands have arrived.
+// - A kernel without software pipelining (Kernel::loads_wait_for_math) issues a unit's window of
+//   in-flight bytes only after the math on the previous window: each window's round trip is the
+//   latency plus that math, and the Little's-law cap divides by their sum (little_law_cap's
+//   `window_math`).
 #pragma once
 
 #include <cstdint>
@@ -45,7 +49,12 @@ double inflight_bytes_per_unit(const Kernel& kernel, const WaveUnits& units);
 // min(in-flight bytes per unit, their tiles' bytes) outstanding over the DRAM latency; 0
 // (uncapped) when the memory has no latency.
 double little_law_cap(double inflight_per_unit, std::int64_t active, std::int64_t tiles_per_active,
-                      double tile_dram_bytes, double latency);
+                      double tile_dram_bytes, double latency, double window_math = 0);
+
+// Seconds of math a unit spends on one window of its in-flight bytes, when its `tiles` tiles of
+// `tile_dram_bytes` each take `tile_math` seconds of math and it keeps `window_bytes` in flight.
+double window_math_seconds(std::int64_t tiles, double tile_math, double tile_dram_bytes,
+                           double window_bytes);
 
 class TileWaves {
  public:

@@ -143,6 +143,9 @@ struct AppleSpec {
 
   // The ALU rate at a dtype: fp16/bf16 at fp16_rate, anything else at fp32_rate.
   double alu_rate(Dtype dtype) const;
+  // Dequantization slots per second for a kernel computing in `dtype`: one FMA (2 FLOPs of the
+  // ALU rate) each, as GpuSpec::dequant_slot_rate.
+  double dequant_slot_rate(Dtype dtype) const { return alu_rate(dtype) / 2; }
 };
 
 struct HwConfig {

@@ -7,6 +7,7 @@
 #include "sim/common/error.h"
 #include "sim/common/integer_math.h"
 #include "sim/common/units.h"
+#include "sim/mapping/dequantization.h"
 #include "sim/mapping/gpu_mapper.h"
 
 namespace dfsim {
@@ -39,17 +40,15 @@ void check_fits(const WorkloadGraph& graph, const AppleSpec& soc) {
 
 }  // namespace
 
-double dequantization_flops(std::int64_t m, double weight_elements, Dtype weight, Dtype compute) {
+double dequantization_slots_per_weight(Dtype weight, Dtype compute) {
   if (weight == compute) return 0;
   // Instructions per weight in llama.cpp's Metal dequantizers (ggml-metal.metal,
   // dequantize_q8_0 / dequantize_q4_0): convert the integer and multiply by the block scale (2);
   // 4-bit formats first mask the nibble out of its byte (3). Other floating formats: one
-  // conversion.
-  double instructions = 1;
-  if (weight == Dtype::kQ8_0 || weight == Dtype::kInt8 || weight == Dtype::kFp8) instructions = 2;
-  if (weight == Dtype::kQ4_0 || weight == Dtype::kInt4) instructions = 3;
-  const double passes = m <= kGemvRows ? 1.0 : static_cast<double>(ceil_div(m, kMatmulTileRows));
-  return 2.0 * instructions * weight_elements * passes;
+  // conversion. Each issues at the ALUs' FMA rate: one slot.
+  if (weight == Dtype::kQ8_0 || weight == Dtype::kInt8 || weight == Dtype::kFp8) return 2;
+  if (weight == Dtype::kQ4_0 || weight == Dtype::kInt4) return 3;
+  return 1;
 }
 
 Program map_to_apple(const WorkloadGraph& graph, const AppleSpec& soc) {
@@ -67,8 +66,12 @@ Program map_to_apple(const WorkloadGraph& graph, const AppleSpec& soc) {
     for (std::size_t id : kernel.ops) {
       const Op& op = graph.op(id);
       if (!is_matmul(op)) continue;
-      kernel.flops +=
-          dequantization_flops(op.m, op.weight_elements, op.weight_dtype, op.compute_dtype);
+      // The mechanism the GPU family uses (sim/mapping/dequantization.h), with the tiling of
+      // llama.cpp's kernels: GEMV below kGemvRows, 32-row output blocks above.
+      kernel.dequant_slots +=
+          dequantization_slots(op.m, op.weight_elements,
+                               dequantization_slots_per_weight(op.weight_dtype, op.compute_dtype),
+                               {.gemv_rows = kGemvRows, .tile_rows = kMatmulTileRows});
     }
   }
   return program;

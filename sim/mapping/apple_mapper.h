@@ -10,14 +10,14 @@
 namespace dfsim {
 
 // Quantized weights are dequantized on the ALUs, which also run the simdgroup-matrix GEMMs (no
-// separate matrix unit), so the mapper adds that work to each matmul kernel's non-matmul FLOPs:
-// see dequantization_flops(). Throws InputError when weights and KV cache exceed the unified
-// memory.
+// separate matrix unit): the mapper counts that work in each matmul kernel's dequant_slots, by
+// the mechanism the GPU family uses (sim/mapping/dequantization.h). Throws InputError when
+// weights and KV cache exceed the unified memory.
 Program map_to_apple(const WorkloadGraph& graph, const AppleSpec& soc);
 
-// ALU work (in FLOP-equivalents: one ALU instruction = 2, as one FMA) to dequantize the weights
-// of a matmul op with `m` rows of activations and `weight_elements` weights stored as `weight`,
-// computed in `compute`. Zero when the weights are stored in the compute dtype.
-double dequantization_flops(std::int64_t m, double weight_elements, Dtype weight, Dtype compute);
+// ALU issue slots (one FMA each) llama.cpp's Metal kernels spend to dequantize one weight stored
+// as `weight` for a matmul computed in `compute`. Zero when the weights are stored in the compute
+// dtype.
+double dequantization_slots_per_weight(Dtype weight, Dtype compute);
 
 }  // namespace dfsim

@@ -9,6 +9,7 @@
 #include "sim/common/error.h"
 #include "sim/common/integer_math.h"
 #include "sim/common/units.h"
+#include "sim/mapping/dequantization.h"
 #include "sim/mapping/kernel_formation.h"
 
 namespace dfsim {
@@ -89,9 +90,8 @@ void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
 }
 
 // Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
-// cores, by every CTA that uses them: once per kernel for a GEMV (each weight is read by one
-// CTA), once per 128-row block of the output for a tiled GEMM (each row block's CTAs unpack
-// their weight stripe again).
+// cores, by every CTA that uses them (sim/mapping/dequantization.h, shared with the Apple
+// family): once per kernel for a GEMV, once per 128-row block of the output for a tiled GEMM.
 void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
   for (std::size_t id : kernel.ops) {
     const Op& op = graph.op(id);
@@ -100,14 +100,21 @@ void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel
     // W8A8 (model.quantization): int8 weights meet int8 activations on the tensor cores as
     // stored; only the epilogue rescales (the dequantize op).
     if (op.weight_dtype == Dtype::kInt8 && op.compute_dtype == Dtype::kInt8) continue;
+    // fp8 weights under a serving stack on a GPU with FP8 tensor cores: vLLM and TensorRT-LLM
+    // quantize the activations to fp8 and run fp8 x fp8 on the tensor cores (no conversion).
+    // torch.compile's weight-only fp8 (stack gpt-fast) converts each weight to bf16.
+    if (op.weight_dtype == Dtype::kFp8 && gpu.stack == GpuStack::kServing &&
+        gpu.tensor_rate.count(Dtype::kFp8) > 0) {
+      continue;
+    }
     std::int64_t rows = op.m;
     if (op.kind == OpKind::kExpertMatMul) {
       const std::int64_t groups =
           std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(op.experts_read - 1e-9)));
       rows = ceil_div(op.m, groups);
     }
-    const std::int64_t row_blocks = rows <= kGemvRows ? 1 : ceil_div(rows, kGemmTile);
-    kernel.dequant_slots += op.weight_elements * it->second * static_cast<double>(row_blocks);
+    kernel.dequant_slots += dequantization_slots(rows, op.weight_elements, it->second,
+                                                 {.gemv_rows = kGemvRows, .tile_rows = kGemmTile});
   }
 }
 
@@ -148,6 +155,9 @@ void tile_tinygemm(const WorkloadGraph& graph, Kernel& kernel) {
   const double bytes_per_weight = weight_bytes / weights;
   kernel.inflight_bytes_per_unit =
       kTinygemmResidentCtas * kTinygemmWarps * kTinygemmWeightsPerWarpIteration * bytes_per_weight;
+  // The k loop has no prefetch: a warp's next loads wait for the dequantization and mma of the
+  // iteration it holds, so each window's round trip is the latency plus that math.
+  kernel.loads_wait_for_math = true;
 }
 
 bool is_int4_gemv(const WorkloadGraph& graph, const Kernel& kernel) {

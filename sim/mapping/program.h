@@ -22,8 +22,8 @@ struct Work {
   double ddr_read_bytes = 0;    // part of dram_read_bytes served by the DDR tier (spilled weights)
   double onchip_bytes = 0;      // operand traffic served by the on-chip memory (L2 / SRAM)
   double collective_bytes = 0;  // full tensor a collective produces on every rank
-  // GPU: CUDA-core FP32-FMA issue slots spent dequantizing weights for the matmuls (not part
-  // of `flops`, which count the model's arithmetic).
+  // GPU and Apple: ALU FMA issue slots spent dequantizing weights for the matmuls
+  // (sim/mapping/dequantization.h; not part of `flops`, which count the model's arithmetic).
   double dequant_slots = 0;
   Collective collective = Collective::kNone;
 
@@ -56,6 +56,10 @@ struct Kernel : Work {
   // kernel, the Little's-law cap on its waves' DRAM rate (models/common/tile_waves.h), where
   // its loads differ from the machine's (e.g. a kernel issuing wider or more asynchronous loads).
   double inflight_bytes_per_unit = 0;  // 0: the machine's default
+  // No software pipelining: each warp issues one window of loads and consumes it (the tile's
+  // math) before it issues the next, so a window's round trip is the latency plus the math
+  // spent on it (tinygemm's loop). False: loads of the next window overlap the math.
+  bool loads_wait_for_math = false;
 
   // CPU: ops per core per cycle of the engine the mapper chose for the matmul FLOPs (AMX tiles
   // or AVX-512), and vector instructions besides the FLOPs (unpacking quantized weights).

@@ -34,13 +34,16 @@ double seconds_at_peak(const HwConfig& hw, double matmul_flops, double other_flo
   return (matmul_flops + other_flops) / hw.peak_flops(dtype);
 }
 
-// Seconds a GPU spends at peak dequantizing one call's weights (GpuSpec::dequant_slots, FP32-FMA
-// issue slots; one rank's share under tensor parallelism, which the ranks do side by side).
+// Seconds the ALUs spend at peak dequantizing one call's weights (Work::dequant_slots, FMA issue
+// slots, sim/mapping/dequantization.h; one rank's share under tensor parallelism, which the
+// ranks do side by side).
 double dequant_seconds_at_peak(const HwConfig& hw, const Kernel& kernel) {
-  const GpuSpec* gpu = hw.gpu();
-  return gpu != nullptr && kernel.dequant_slots > 0
-             ? kernel.dequant_slots / gpu->dequant_slot_rate()
-             : 0;
+  if (kernel.dequant_slots <= 0) return 0;
+  if (const GpuSpec* gpu = hw.gpu()) return kernel.dequant_slots / gpu->dequant_slot_rate();
+  if (const AppleSpec* soc = hw.apple()) {
+    return kernel.dequant_slots / soc->dequant_slot_rate(kernel.compute_dtype);
+  }
+  return 0;
 }
 
 std::string role_of(const std::string& name, int layer) {
