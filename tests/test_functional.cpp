@@ -460,6 +460,10 @@ TEST_CASE("functional: bad functional options exit 2 with one clear line", "[fun
   auto outside = run("--functional --prompt-tokens 1,999");
   CHECK(outside.code == 2);
   CHECK_THAT(outside.err, Catch::Contains("token id 999 is outside the vocabulary (256)"));
+  auto csv = run("--functional --prompt-tokens 1,2 --format csv");
+  CHECK(csv.code == 2);
+  CHECK_THAT(csv.err, Catch::Contains("it takes no --compare-looping, --trace, --timeline, "
+                                      "--format csv"));
   auto no_flag = run("--prompt-tokens 1,2");
   CHECK(no_flag.code == 2);
   CHECK_THAT(no_flag.err, Catch::Contains("need --functional"));
