@@ -374,6 +374,81 @@ TEST_CASE("functional: --dump-logits writes a .npy file that reads back", "[func
   CHECK(max_difference(logits, reference.last_logits) <= 0.02f * max_magnitude(logits));
 }
 
+TEST_CASE("functional: --format json has the tokens, each step's top logits and the timing",
+          "[functional][cli]") {
+  testing::TempDir dir;
+  const std::string args =
+      "run --model tiny-llama --hw h100-sxm --functional --prompt-tokens 4,5,6 --tokens 4 ";
+  auto outcome = testing::run_dfsim(dir, args + "--format json");
+  REQUIRE(outcome.code == 0);
+  const nlohmann::json report = nlohmann::json::parse(outcome.out);
+  ModelSpec model = load_model_spec("tiny-llama", {});
+  auto reference = reference_generate(model, functional::generate_weights(model, 0), {4, 5, 6}, 4);
+  CHECK(report["prompt_tokens"] == nlohmann::json{4, 5, 6});
+  CHECK(report["generated_tokens"] == nlohmann::json(reference.tokens));
+  CHECK(report["weights"] == nlohmann::json{{"seed", 0}});
+  const nlohmann::json& steps = report["steps"];
+  REQUIRE(steps.size() == 4);
+  double step_sum = 0;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    INFO("step " << s);
+    const nlohmann::json& top = steps[s]["top_logits"];
+    REQUIRE(top.size() == 5);
+    // The first is the generated token; the rest follow in decreasing order; the margin is the
+    // lead of the first over the second.
+    CHECK(top[0]["token"] == steps[s]["token"]);
+    for (std::size_t i = 1; i < top.size(); ++i) {
+      CHECK(top[i - 1]["logit"].get<double>() >= top[i]["logit"].get<double>());
+    }
+    CHECK(steps[s]["margin"].get<double>() ==
+          top[0]["logit"].get<double>() - top[1]["logit"].get<double>());
+    CHECK(steps[s]["phase"] == (s == 0 ? "prefill" : "decode"));
+    step_sum += steps[s]["time_s"].get<double>();
+  }
+  // The last step's five largest logits agree with the reference forward pass's (as values:
+  // the reference rounds at the same points, so they agree to the dump test's tolerance).
+  std::vector<float> expected = reference.last_logits;
+  std::sort(expected.begin(), expected.end(), std::greater<>());
+  for (std::size_t i = 0; i < 5; ++i) {
+    CHECK(std::abs(steps[3]["top_logits"][i]["logit"].get<float>() - expected[i]) <=
+          0.02f * max_magnitude(reference.last_logits));
+  }
+
+  // Timing: the run's report per phase; the prefill is the same report as a plain prefill run
+  // of the prompt (same program, and the simulation starts with it).
+  const nlohmann::json& prefill = report["prefill"];
+  const nlohmann::json& decode = report["decode"];
+  CHECK(prefill["phase"] == "prefill");
+  CHECK(prefill["context"] == 3);
+  CHECK(decode["phase"] == "decode");
+  CHECK(decode["context"] == 3);
+  CHECK(decode["tokens"] == 3);
+  CHECK(prefill["time_s"] == report["prefill_s"]);
+  CHECK(decode["time_s"].get<double>() == Approx(report["decode_s"].get<double>()));
+  CHECK(step_sum == Approx(prefill["time_s"].get<double>() + decode["time_s"].get<double>()));
+  CHECK(decode["time_per_step_s"].get<double>() == Approx(decode["time_s"].get<double>() / 3));
+  auto plain = testing::run_dfsim(
+      dir, "run --model tiny-llama --hw h100-sxm --phase prefill --prompt 3 --format json");
+  REQUIRE(plain.code == 0);
+  const nlohmann::json alone = nlohmann::json::parse(plain.out);
+  CHECK(prefill["time_s"].get<double>() == Approx(alone["time_s"].get<double>()).epsilon(1e-9));
+  CHECK(prefill["sync_overhead_s"].get<double>() ==
+        Approx(alone["sync_overhead_s"].get<double>()).epsilon(1e-9));
+  for (const char* key : {"flops", "dram_bytes", "kernel_launches", "tokens", "peak_flops"}) {
+    INFO(key);
+    CHECK(prefill[key] == alone[key]);
+  }
+  CHECK(prefill["kernels"].size() == alone["kernels"].size());
+  CHECK_FALSE(prefill.contains("simulated_transfers"));  // the run's total, at the top level
+  // One token: a prefill and no decode steps.
+  auto one = testing::run_dfsim(
+      dir,
+      "run --model tiny-llama --hw h100-sxm --functional --prompt-tokens 4 --tokens 1 "
+      "--format json");
+  REQUIRE(one.code == 0);
+  CHECK(nlohmann::json::parse(one.out)["decode"].is_null());
+}
+
 TEST_CASE("functional: bad functional options exit 2 with one clear line", "[functional][cli]") {
   testing::TempDir dir;
   auto run = [&](const std::string& args) {
@@ -385,6 +460,10 @@ TEST_CASE("functional: bad functional options exit 2 with one clear line", "[fun
   auto outside = run("--functional --prompt-tokens 1,999");
   CHECK(outside.code == 2);
   CHECK_THAT(outside.err, Catch::Contains("token id 999 is outside the vocabulary (256)"));
+  auto csv = run("--functional --prompt-tokens 1,2 --format csv");
+  CHECK(csv.code == 2);
+  CHECK_THAT(csv.err, Catch::Contains("it takes no --compare-looping, --trace, --timeline, "
+                                      "--format csv"));
   auto no_flag = run("--prompt-tokens 1,2");
   CHECK(no_flag.code == 2);
   CHECK_THAT(no_flag.err, Catch::Contains("need --functional"));

@@ -1,3 +1,6 @@
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -7,6 +10,7 @@
 #include "sim/config/catalog.h"
 #include "sim/report/estimate_report.h"
 #include "sim/workload/estimate.h"
+#include "sim/workload/hf_config.h"
 
 namespace dfsim {
 
@@ -23,6 +27,26 @@ struct EstimateOptions {
   std::string format = "table";
   bool explain = false;
 };
+
+// For a Hugging Face config.json: the keys it leaves out, at transformers' defaults for its
+// model_type (those a --set replaces are not used, so not listed).
+std::string format_defaults(const std::string& model, const std::vector<Override>& overrides) {
+  const std::string path = locate_config(ConfigKind::kWorkload, model);
+  if (!is_hf_config_path(path)) return "";
+  std::string out = "\nconfig.json defaults (keys it leaves out, at transformers' values):\n";
+  int listed = 0;
+  for (const HfDefault& item : hf_config_defaults(path)) {
+    const bool replaced =
+        !item.as.empty() && std::any_of(overrides.begin(), overrides.end(), [&](const Override& o) {
+          return o.key == "model." + item.as;
+        });
+    if (replaced) continue;
+    out += fmt::format("  {:<34}{}\n", item.key, item.value);
+    ++listed;
+  }
+  if (listed == 0) out += "  none: every optional key is given\n";
+  return out;
+}
 
 int estimate(const EstimateOptions& options) {
   std::vector<Override> overrides;
@@ -52,6 +76,7 @@ int estimate(const EstimateOptions& options) {
     std::printf("%s\n", estimate_to_json(result).dump(2).c_str());
   } else {
     std::fputs(format_estimate(result, options.explain).c_str(), stdout);
+    if (options.explain) std::fputs(format_defaults(options.model, overrides).c_str(), stdout);
   }
   return 0;
 }
@@ -86,7 +111,9 @@ Action add_estimate_command(CLI::App& app) {
   cmd->add_option("--format", options->format, "table (default) or json")
       ->check(CLI::IsMember({"table", "json"}));
   cmd->add_flag("--explain", options->explain,
-                "Follow every figure with its derivation, the numbers substituted");
+                "Follow every figure with its derivation, the numbers substituted; for a Hugging "
+                "Face config.json, list the keys it leaves out and the transformers defaults "
+                "they took");
   return [options] { return estimate(*options); };
 }
 

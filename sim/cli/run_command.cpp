@@ -45,6 +45,46 @@ struct RunOptions {
   bool tokens_given = false;
 };
 
+// --functional --format json: the tokens in and out, how clear each greedy choice was, and the
+// timing report of a plain run for each phase.
+nlohmann::json functional_json(const FunctionalResult& result, const FunctionalRequest& request,
+                               const RunOptions& options) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (std::size_t step = 0; step < result.generated.size(); ++step) {
+    const auto& top = result.top_logits.at(step);
+    nlohmann::json logits = nlohmann::json::array();
+    for (const functional::TokenLogit& item : top) {
+      logits.push_back({{"token", item.token}, {"logit", item.logit}});
+    }
+    nlohmann::json entry = {{"step", step},
+                            {"phase", step == 0 ? "prefill" : "decode"},
+                            {"token", result.generated[step]},
+                            {"time_s", result.step_s.at(step)},
+                            {"top_logits", logits}};
+    // The margin: how far the chosen token's logit is ahead of the runner-up's.
+    entry["margin"] = top.size() > 1 ? nlohmann::json(top[0].logit - top[1].logit) : nullptr;
+    steps.push_back(std::move(entry));
+  }
+  auto report = [](const RunStats& stats) {
+    nlohmann::json json = to_json(stats);
+    json.erase("simulated_transfers");  // counted for the whole run only
+    return json;
+  };
+  return {{"model", result.model},
+          {"hw", result.hw},
+          {"looping", options.looping},
+          {"weights", options.weights.empty() ? nlohmann::json{{"seed", options.seed}}
+                                              : nlohmann::json{{"file", options.weights}}},
+          {"prompt_tokens", request.prompt},
+          {"generated_tokens", result.generated},
+          {"prefill_s", result.prefill_s},
+          {"decode_s", result.decode_s},
+          {"simulated_transfers", result.simulated_transfers},
+          {"steps", steps},
+          {"prefill", report(result.prefill)},
+          {"decode", result.decode ? report(*result.decode) : nlohmann::json(nullptr)}};
+}
+
 // --functional: prefill the prompt, generate --tokens greedily with real tensors in the tiles,
 // print the token ids and the simulated time.
 int run_functional_command(const RunOptions& options) {
@@ -52,11 +92,11 @@ int run_functional_command(const RunOptions& options) {
     throw InputError("--functional needs --prompt-tokens (comma-separated token ids)");
   }
   if (options.compare_looping || !options.trace.empty() || !options.timeline.empty() ||
-      options.format != "table" || options.phase != "decode" || options.batch != 1 ||
+      options.format == "csv" || options.phase != "decode" || options.batch != 1 ||
       options.context >= 0 || options.prompt >= 0) {
     throw InputError(
         "--functional runs one sequence (prefill, then decode) and prints tokens: it takes no "
-        "--compare-looping, --trace, --timeline, --format, --phase, --batch, --context or "
+        "--compare-looping, --trace, --timeline, --format csv, --phase, --batch, --context or "
         "--prompt");
   }
   FunctionalRequest request;
@@ -74,6 +114,10 @@ int run_functional_command(const RunOptions& options) {
         options.dump_logits,
         functional::npy_float32(result.logits, {result.logits_rows, result.vocab}),
         "--dump-logits");
+  }
+  if (options.format == "json") {
+    write_output(options.out, functional_json(result, request, options).dump(2) + "\n", "--out");
+    return 0;
   }
   std::string ids;
   for (std::int32_t token : result.generated)
@@ -256,7 +300,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_flag("--compare-looping", options->compare_looping,
                 "Run with looping off and on (the --looping mode, 'on' by default), each in its "
                 "own process, and print them side by side with the speedup");
-  cmd->add_option("--format", options->format, "table (default), json or csv")
+  cmd->add_option("--format", options->format,
+                  "table (default), json or csv (--functional: table or json)")
       ->check(CLI::IsMember({"table", "json", "csv"}));
   cmd->add_option("--out,-o", options->out, "Write the report to this file instead of stdout");
   cmd->add_option("--trace", options->trace,
@@ -270,7 +315,8 @@ Action add_run_command(CLI::App& app) {
   cmd->add_flag("--functional", options->functional,
                 "Execute the mapped kernels on real tensors, tile by tile as the machine runs them "
                 "(timing unchanged): prefill --prompt-tokens, generate --tokens greedily, print "
-                "the token ids");
+                "the token ids (--format json: with each step's top logits and the timing "
+                "reports)");
   cmd->add_option("--prompt-tokens", options->prompt_tokens,
                   "--functional: the prompt as comma-separated token ids, e.g. 1,2,3");
   cmd->add_option("--dump-logits", options->dump_logits,

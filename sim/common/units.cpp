@@ -172,7 +172,9 @@ std::string format_quantity(double value, Dimension dimension, int significant_d
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%.*g", significant_digits, scaled);
     std::string out = buffer;
-    if (!unit.empty()) out += " " + std::string(unit);
+    // Appended in place: `" " + std::string(unit)` builds a temporary, and GCC 12 at -O3 warns
+    // -Wrestrict inside libstdc++ on it (a false positive, GCC bugs 105329 and 105651).
+    if (!unit.empty()) (out += ' ') += unit;
     return out;
   };
   if (dimension == Dimension::kCount) return format(value, "");

@@ -290,6 +290,12 @@ ModelSpec load_model_spec(const std::string& name_or_path, const std::vector<Ove
   return parse_model_spec(load_tree(ConfigKind::kWorkload, name_or_path, overrides));
 }
 
+std::vector<HfDefault> hf_config_defaults(const std::string& name_or_path) {
+  const std::string path = locate_config(ConfigKind::kWorkload, name_or_path);
+  if (!is_hf_config_path(path)) return {};
+  return import_hf_config(load_yaml_file(path), path).defaults;
+}
+
 std::vector<CatalogEntry> list_configs(ConfigKind kind) {
   std::vector<CatalogEntry> entries;
   for (const std::string& name : known_names(kind, kind == ConfigKind::kHardware)) {

@@ -12,6 +12,7 @@
 
 #include "sim/config/config_tree.h"
 #include "sim/config/hw_config.h"
+#include "sim/workload/hf_config.h"
 #include "sim/workload/model_spec.h"
 
 namespace dfsim {
@@ -50,6 +51,10 @@ HwConfig load_hw_config(const std::string& name_or_path, const std::vector<Overr
 
 // Same for a workload, with the "model." overrides.
 ModelSpec load_model_spec(const std::string& name_or_path, const std::vector<Override>& overrides);
+
+// The keys a Hugging Face config.json workload leaves out and the transformers defaults they took
+// (see hf_config.h); empty for a YAML workload.
+std::vector<HfDefault> hf_config_defaults(const std::string& name_or_path);
 
 // Rejects overrides whose prefix is neither "hw." nor "model." (one-line InputError).
 void check_override_prefixes(const std::vector<Override>& overrides);

@@ -1,5 +1,6 @@
 #include "sim/engine/functional_run.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "models/simulate.h"
@@ -8,6 +9,7 @@
 #include "sim/functional/functional_executor.h"
 #include "sim/functional/safetensors.h"
 #include "sim/mapping/mapper.h"
+#include "sim/report/summarize.h"
 
 namespace dfsim {
 
@@ -29,6 +31,43 @@ std::vector<std::int32_t> parse_token_list(const std::string& text, const std::s
   }
   return tokens;
 }
+
+namespace {
+
+// Steps [first, last) of a trace as a trace of their own: steps renumbered from 0, times from
+// `begin` (where the step before them ended) to `end`.
+SimulationTrace trace_of_steps(const SimulationTrace& trace, int first, int last, double begin,
+                               double end) {
+  SimulationTrace part;
+  part.end_time = end - begin;
+  part.streaming_bandwidth = trace.streaming_bandwidth;
+  auto shift = [begin](double t) { return t < 0 ? t : std::max(0.0, t - begin); };
+  for (const KernelRecord& record : trace.kernels) {
+    if (record.step < first || record.step >= last) continue;
+    KernelRecord moved = record;
+    moved.step -= first;
+    moved.boundary_begin = shift(record.boundary_begin);
+    moved.start = shift(record.start);
+    moved.end = shift(record.end);
+    moved.dram_first_byte = shift(record.dram_first_byte);
+    moved.dram_last_byte = shift(record.dram_last_byte);
+    part.kernels.push_back(moved);
+  }
+  // The rate in force at `begin`, then every change up to `end`.
+  double rate = 0;
+  for (const RatePoint& point : trace.dram_rate) {
+    if (point.time <= begin) {
+      rate = point.rate;
+    } else if (point.time < end) {
+      if (part.dram_rate.empty()) part.dram_rate.push_back({0.0, rate});
+      part.dram_rate.push_back({point.time - begin, point.rate});
+    }
+  }
+  if (part.dram_rate.empty()) part.dram_rate.push_back({0.0, rate});
+  return part;
+}
+
+}  // namespace
 
 FunctionalSteps build_functional_steps(const ModelSpec& model, const HwConfig& hw,
                                        LoopingMode looping, std::int64_t prompt,
@@ -94,6 +133,32 @@ FunctionalResult run_functional(const FunctionalRequest& request) {
   }
   result.prefill_s = prefill_end;
   result.decode_s = trace.end_time - prefill_end;
+  result.top_logits = executor.step_top_logits();
+  result.step_s.assign(static_cast<std::size_t>(request.tokens), 0.0);
+  std::vector<double> step_end(static_cast<std::size_t>(request.tokens), 0.0);
+  for (const KernelRecord& record : trace.kernels) {
+    double& last = step_end.at(static_cast<std::size_t>(record.step));
+    last = std::max(last, record.end);
+  }
+  for (std::size_t step = 0; step < step_end.size(); ++step) {
+    result.step_s[step] = step_end[step] - (step == 0 ? 0.0 : step_end[step - 1]);
+  }
+
+  // The same reports as `dfsim run --phase prefill --prompt P` and `--phase decode --context P
+  // --tokens N - 1`, from this run's trace.
+  const std::string looping(looping_mode_name(request.looping));
+  const std::vector<Program> prefill_programs(steps.programs.begin(), steps.programs.begin() + 1);
+  result.prefill = summarize(trace_of_steps(trace, 0, 1, 0.0, prefill_end), prefill_programs, model,
+                             hw, Phase{PhaseKind::kPrefill, 1, prompt, 1});
+  result.prefill.looping = looping;
+  if (request.tokens > 1) {
+    const std::vector<Program> decode_programs(steps.programs.begin() + 1, steps.programs.end());
+    result.decode = summarize(
+        trace_of_steps(trace, 1, static_cast<int>(request.tokens), prefill_end, trace.end_time),
+        decode_programs, model, hw, Phase{PhaseKind::kDecode, 1, prompt, request.tokens - 1});
+    result.decode->looping = looping;
+  }
+  result.simulated_transfers = trace.transfers;
   return result;
 }
 

@@ -4,13 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sim/config/catalog.h"
 #include "sim/config/hw_config.h"
+#include "sim/functional/ops.h"
 #include "sim/mapping/kernel_looping.h"
 #include "sim/mapping/program.h"
+#include "sim/report/run_stats.h"
 #include "sim/workload/workload_graph.h"
 
 namespace dfsim {
@@ -30,11 +33,19 @@ struct FunctionalResult {
   std::string model;
   std::string hw;
   std::vector<std::int32_t> generated;
-  std::vector<float> logits;  // the last step's, [rows, vocab]
+  // Per step, sequence 0's largest logits, largest first (see FunctionalExecutor).
+  std::vector<std::vector<functional::TokenLogit>> top_logits;
+  std::vector<double> step_s;  // simulated time of each step (prefill first)
+  std::vector<float> logits;   // the last step's, [rows, vocab]
   std::int64_t logits_rows = 1;
   std::int64_t vocab = 0;
   double prefill_s = 0;  // simulated time of the prefill step
   double decode_s = 0;   // simulated time of the decode steps
+  // The timing report of a plain run (`dfsim run`) for each phase, summarized from its part of
+  // the trace: the prefill of the prompt, and the decode steps after it (absent for one token).
+  RunStats prefill;
+  std::optional<RunStats> decode;
+  std::uint64_t simulated_transfers = 0;  // of the whole run (the machine does not split them)
 };
 
 // The steps of a functional run: step 0 prefills `prompt` tokens, step s > 0 decodes one token

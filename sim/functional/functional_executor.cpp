@@ -553,6 +553,8 @@ void FunctionalExecutor::after_write(std::size_t id) {
         argmax({logits.data.data() + b * logits.cols, static_cast<std::size_t>(logits.cols)}));
   }
   generated_.push_back(next.front());
+  top_logits_.push_back(
+      top_logits({logits.data.data(), static_cast<std::size_t>(logits.cols)}, kTopLogits));
   last_logits_ = logits.data;
   step_tokens_.push_back(std::move(next));
 }

@@ -37,6 +37,10 @@ class FunctionalExecutor : public TileListener {
   // The greedy token of every step (sequence 0), and the last step's logits (all rows).
   const std::vector<std::int32_t>& generated() const { return generated_; }
   const std::vector<float>& last_logits() const { return last_logits_; }
+  // Per step, sequence 0's kTopLogits largest logits, largest first (the first is the token
+  // generated): how clear each greedy choice was.
+  static constexpr std::size_t kTopLogits = 5;
+  const std::vector<std::vector<TokenLogit>>& step_top_logits() const { return top_logits_; }
 
  private:
   struct Buffer {
@@ -101,6 +105,7 @@ class FunctionalExecutor : public TileListener {
   DiJiangMap dijiang_;
   std::vector<std::int32_t> generated_;
   std::vector<float> last_logits_;
+  std::vector<std::vector<TokenLogit>> top_logits_;
 };
 
 // Drives an executor through a program the way an ideal machine would (every tile or stage in

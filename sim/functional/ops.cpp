@@ -212,4 +212,19 @@ std::int32_t argmax(std::span<const float> logits) {
   return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
 }
 
+std::vector<TokenLogit> top_logits(std::span<const float> logits, std::size_t k) {
+  std::vector<std::int32_t> ids(logits.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<std::int32_t>(i);
+  const auto first = [&](std::int32_t a, std::int32_t b) {
+    const float x = logits[static_cast<std::size_t>(a)], y = logits[static_cast<std::size_t>(b)];
+    return x > y || (x == y && a < b);
+  };
+  k = std::min(k, ids.size());
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), first);
+  std::vector<TokenLogit> top;
+  for (std::size_t i = 0; i < k; ++i)
+    top.push_back({ids[i], logits[static_cast<std::size_t>(ids[i])]});
+  return top;
+}
+
 }  // namespace dfsim::functional

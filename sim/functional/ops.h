@@ -77,4 +77,12 @@ void dijiang_features(std::span<const float> head, const DiJiangMap& map, std::s
 // Greedy decoding: the index of the largest logit (the first one on ties).
 std::int32_t argmax(std::span<const float> logits);
 
+// The `k` largest logits (fewer when the vocabulary is smaller), largest first; ties in the
+// order argmax breaks them (the lower id first), so the first is always argmax's.
+struct TokenLogit {
+  std::int32_t token = 0;
+  float logit = 0;
+};
+std::vector<TokenLogit> top_logits(std::span<const float> logits, std::size_t k);
+
 }  // namespace dfsim::functional

@@ -137,10 +137,14 @@ void parse_quantization(ConfigReader& root, ModelSpec& model) {
 
 std::string_view quantization_name(QuantizationScheme scheme) {
   switch (scheme) {
-    case QuantizationScheme::kWeightOnly: return "weight-only";
-    case QuantizationScheme::kW8A8Dynamic: return "w8a8-dynamic";
-    case QuantizationScheme::kW8A8Static: return "w8a8-static";
-    case QuantizationScheme::kSmoothQuant: return "smoothquant";
+    case QuantizationScheme::kWeightOnly:
+      return "weight-only";
+    case QuantizationScheme::kW8A8Dynamic:
+      return "w8a8-dynamic";
+    case QuantizationScheme::kW8A8Static:
+      return "w8a8-static";
+    case QuantizationScheme::kSmoothQuant:
+      return "smoothquant";
   }
   return "?";
 }
@@ -181,7 +185,7 @@ ModelSpec parse_model_spec(const ConfigNode& node) {
   model.name = root.string("name");
   model.description = root.string("description");
   model.source_path = node.location.file;
-  model.family = root.choice("family", {"llama", "mistral", "qwen2", "mixtral"});
+  model.family = root.choice("family", {"llama", "mistral", "qwen2", "mixtral", "phi3"});
   model.hidden_size = root.integer("hidden_size", 1, kMaxWidth);
   model.intermediate_size = root.integer("intermediate_size", 1, kMaxWidth);
   model.num_layers = root.integer("num_layers", 1, 100'000);

@@ -37,7 +37,8 @@ enum class AttentionVariant { kSoftmax, kDiJiang };
 // Llama-style decoder: RMSNorm, grouped-query attention with RoPE, SwiGLU MLP, or a mixture of
 // SwiGLU experts behind a top-k router in place of the MLP (num_local_experts > 0). The
 // families name the published architectures that share this shape: llama, mistral (sliding
-// window), qwen2 (q/k/v biases), mixtral (experts).
+// window), qwen2 (q/k/v biases), mixtral (experts), phi3 (fused q/k/v and gate/up weights, the
+// same computation).
 // How matmuls treat their activations. Weight-only (the default) quantizes weights alone
 // (weight_dtype) and computes in the activation dtype; the W8A8 schemes run the dense
 // projections as int8 x int8 matmuls, quantizing each input and dequantizing each output:
