@@ -545,3 +545,110 @@ TEST_CASE("standalone bytes of an op are weights + cache + external + inputs + o
               op.external_write_bytes + graph.input_bytes(id) + graph.output_bytes(id));
   }
 }
+
+// A serving iteration: two decoding sequences at different contexts in one step (StepShape's
+// groups). Llama-2-7B shapes: h 4096, 32 heads of 128 (kv_width 4096), bf16.
+TEST_CASE("a step of two sequences at different contexts: matmuls over both, attention at each",
+          "[graph][serving]") {
+  const ModelSpec model = llama2_7b_bf16();
+  StepShape step;
+  step.groups = {{.count = 1, .new_tokens = 1, .past = 127, .logits = true},
+                 {.count = 1, .new_tokens = 1, .past = 511, .logits = true}};
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, step);
+
+  // Matmuls over the sum of the tokens, T = 2: q_proj 2 T h h = 2 x 2 x 4096 x 4096.
+  CHECK(op_named(graph, "layer0.q_proj").flops == 67108864.0);
+  CHECK(op_named(graph, "layer0.q_proj").m == 2);
+  // KV append of both tokens: 2 (K and V) x T x 4096 x 2 B = 32768 B.
+  CHECK(op_named(graph, "layer0.kv_append").cache_write_bytes == 32768.0);
+  // Sequence 0: 127 cached + itself = 128 keys; 32 heads: 4096 (query, key) pairs.
+  // q.k: 2 x 128 x 4096 = 1048576, plus the scale, one per pair: 1052672. K read: 128 keys x
+  // 4096 x 2 B = 1048576 B.
+  const Op& first = op_named(graph, "layer0.attention_scores");
+  CHECK(first.n == 128);
+  CHECK(first.groups == 32);
+  CHECK(first.flops == 1052672.0);
+  CHECK(first.cache_read_bytes == 1048576.0);
+  // Sequence 1: 512 keys, 16384 pairs: 2 x 128 x 16384 = 4194304 + 16384 = 4210688 FLOPs;
+  // 512 x 4096 x 2 B = 4194304 B of K. Its ops follow the first sequence's.
+  std::vector<const Op*> scores;
+  double values_bytes = 0;
+  for (WorkloadGraph::OpId id = 0; id < graph.op_count(); ++id) {
+    const Op& op = graph.op(id);
+    if (op.layer == 0 && op.kind == OpKind::kAttentionScores) scores.push_back(&op);
+    if (op.layer == 0 && op.kind == OpKind::kAttentionValues) values_bytes += op.cache_read_bytes;
+  }
+  REQUIRE(scores.size() == 2);
+  CHECK(scores[1]->n == 512);
+  CHECK(scores[1]->flops == 4210688.0);
+  CHECK(scores[1]->cache_read_bytes == 4194304.0);
+  // V of both: 1048576 + 4194304 B.
+  CHECK(values_bytes == 5242880.0);
+  // Both sample: LM head over 2 rows, 2 x 2 x 4096 x 32000 FLOPs, 2 x 32000 fp32 logits.
+  CHECK(op_named(graph, "lm_head").flops == 524288000.0);
+  CHECK(op_named(graph, "lm_head").external_write_bytes == 256000.0);
+}
+
+TEST_CASE("a prompt chunk that does not end its prompt samples nothing", "[graph][serving]") {
+  const ModelSpec model = llama2_7b_bf16();
+  StepShape step;
+  // A decode at context 100 and a 16-token chunk at 64 whose prompt goes on.
+  step.groups = {{.count = 1, .new_tokens = 1, .past = 100, .logits = true},
+                 {.count = 1, .new_tokens = 16, .past = 64, .logits = false}};
+  const WorkloadGraph graph = dfsim::build_decoder_graph(model, step);
+  // 17 tokens through the matmuls: q_proj 2 x 17 x 4096 x 4096.
+  CHECK(op_named(graph, "layer0.q_proj").flops == 570425344.0);
+  // The head runs on the decode's position only: 2 x 1 x 4096 x 32000.
+  CHECK(op_named(graph, "lm_head").flops == 262144000.0);
+  // The chunk's causal pairs: 16 x 64 + 16 x 17 / 2 = 1160 per head, x 32 heads = 37120;
+  // q.k 2 x 128 x 37120 = 9502720 + 37120 scale = 9539840.
+  bool found = false;
+  for (WorkloadGraph::OpId id = 0; id < graph.op_count(); ++id) {
+    const Op& op = graph.op(id);
+    if (op.layer == 0 && op.kind == OpKind::kAttentionScores && op.m == 16) {
+      CHECK(op.flops == 9539840.0);
+      CHECK(op.n == 80);
+      found = true;
+    }
+  }
+  CHECK(found);
+
+  step.groups = {{.count = 2, .new_tokens = 16, .past = 0, .logits = false}};
+  const WorkloadGraph chunks = dfsim::build_decoder_graph(model, step);
+  for (WorkloadGraph::OpId id = 0; id < chunks.op_count(); ++id) {
+    CHECK(chunks.op(id).role != "lm_head");
+  }
+}
+
+TEST_CASE("a uniform batch given as one group is the uniform step", "[graph][serving]") {
+  const ModelSpec model = llama2_7b_bf16();
+  for (const StepShape& uniform : {StepShape{4, 1, 100, false}, StepShape{2, 16, 0, true}}) {
+    StepShape grouped;
+    grouped.groups = {{.count = uniform.batch,
+                       .new_tokens = uniform.new_tokens,
+                       .past = uniform.past,
+                       .logits = true}};
+    for (int ranks : {1, 2}) {
+      const WorkloadGraph a = dfsim::build_decoder_graph(model, uniform, ranks);
+      const WorkloadGraph b = dfsim::build_decoder_graph(model, grouped, ranks);
+      REQUIRE(a.op_count() == b.op_count());
+      for (WorkloadGraph::OpId id = 0; id < a.op_count(); ++id) {
+        const Op& x = a.op(id);
+        const Op& y = b.op(id);
+        CHECK(x.name == y.name);
+        CHECK(x.flops == y.flops);
+        CHECK(x.m == y.m);
+        CHECK(x.n == y.n);
+        CHECK(x.k == y.k);
+        CHECK(x.groups == y.groups);
+        CHECK(x.weight_bytes == y.weight_bytes);
+        CHECK(x.cache_read_bytes == y.cache_read_bytes);
+        CHECK(x.cache_write_bytes == y.cache_write_bytes);
+        CHECK(x.external_write_bytes == y.external_write_bytes);
+        CHECK(x.collective_bytes == y.collective_bytes);
+        CHECK(a.input_bytes(id) == b.input_bytes(id));
+        CHECK(a.output_bytes(id) == b.output_bytes(id));
+      }
+    }
+  }
+}

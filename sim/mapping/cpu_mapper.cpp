@@ -81,7 +81,13 @@ Program map_to_cpu(const WorkloadGraph& graph, const CpuSpec& cpu) {
         break;
       case OpKind::kAttentionScores:
         // One (sequence, head) and block of query rows per task.
-        kernel.tiles = first.groups * ceil_div(first.m, kCpuColumnBlock);
+        // One scores op per group of equal sequences (several in a serving iteration).
+        kernel.tiles = 0;
+        for (std::size_t id : kernel.ops) {
+          const Op& op = graph.op(id);
+          if (op.kind == OpKind::kAttentionScores)
+            kernel.tiles += op.groups * ceil_div(op.m, kCpuColumnBlock);
+        }
         break;
       default: {
         std::int64_t elements = 0;

@@ -172,18 +172,24 @@ bool is_int4_gemv(const WorkloadGraph& graph, const Kernel& kernel) {
 }
 
 void tile_attention(const WorkloadGraph& graph, int units, Kernel& kernel) {
-  const Op& scores = graph.op(kernel.ops.front());
-  // The builder stores attention shapes per sequence: m new tokens, n keys.
-  std::int64_t new_tokens = scores.m;
-  std::int64_t keys = scores.n;
-  std::int64_t batch_heads = scores.groups;
-  if (new_tokens == 1) {
-    // FlashDecoding: split the keys so that the grid covers the SMs.
-    std::int64_t splits =
-        std::clamp<std::int64_t>(ceil_div(units, batch_heads), 1, ceil_div(keys, kDecodeSplit));
-    kernel.tiles = batch_heads * splits;
-  } else {
-    kernel.tiles = batch_heads * ceil_div(new_tokens, kAttentionQueryTile);
+  // One scores op per group of sequences of equal shape (one for a uniform batch; a serving
+  // iteration has several, run by one variable-length kernel): the grid is the sum of theirs.
+  kernel.tiles = 0;
+  for (std::size_t id : kernel.ops) {
+    const Op& scores = graph.op(id);
+    if (scores.kind != OpKind::kAttentionScores) continue;
+    // The builder stores attention shapes per sequence: m new tokens, n keys.
+    std::int64_t new_tokens = scores.m;
+    std::int64_t keys = scores.n;
+    std::int64_t batch_heads = scores.groups;
+    if (new_tokens == 1) {
+      // FlashDecoding: split the keys so that the grid covers the SMs.
+      std::int64_t splits =
+          std::clamp<std::int64_t>(ceil_div(units, batch_heads), 1, ceil_div(keys, kDecodeSplit));
+      kernel.tiles += batch_heads * splits;
+    } else {
+      kernel.tiles += batch_heads * ceil_div(new_tokens, kAttentionQueryTile);
+    }
   }
   kernel.tiles_per_unit = 2;
   kernel.onchip_bytes = kernel.dram_bytes();

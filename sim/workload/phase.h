@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 namespace dfsim {
 
@@ -32,8 +33,21 @@ struct Phase {
   std::int64_t steps() const { return kind == PhaseKind::kPrefill ? 1 : tokens; }
 };
 
+// Sequences of a heterogeneous step (a serving iteration) that share one shape: `count`
+// sequences each compute `new_tokens` tokens after `past` tokens already in their KV cache;
+// `logits`: the step samples a token for each (a decode, or a prompt's last chunk), so the LM
+// head runs on its last position.
+struct SequenceGroup {
+  std::int64_t count = 1;
+  std::int64_t new_tokens = 1;
+  std::int64_t past = 0;
+  bool logits = true;
+};
+
 // The shape of one forward step: `new_tokens` per sequence are processed with `past` tokens of
-// each sequence already in the KV cache.
+// each sequence already in the KV cache. A serving iteration mixes shapes: then `groups` lists
+// them and batch, new_tokens, past and prefill are ignored (the matmuls run over the sum of the
+// groups' tokens, the attention per group at its own context).
 struct StepShape {
   std::int64_t batch = 1;
   std::int64_t new_tokens = 1;
@@ -43,6 +57,8 @@ struct StepShape {
   // attention reads and scores this many positions per sequence. 0: the positions written so
   // far (past + new_tokens).
   std::int64_t cache_positions = 0;
+  // Empty: a uniform batch (the fields above).
+  std::vector<SequenceGroup> groups = {};
 };
 
 inline StepShape step_shape(const Phase& phase, std::int64_t step) {

@@ -129,12 +129,28 @@ class DecoderBuilder {
       : model_(model),
         step_(step),
         ranks_(ranks),
-        tokens_(step.batch * step.new_tokens),
+        groups_(step.groups.empty()
+                    ? std::vector<SequenceGroup>{{step.batch, step.new_tokens, step.past, true}}
+                    : step.groups),
+        tokens_(total_tokens(groups_)),
+        logit_rows_(step.groups.empty() ? (step.prefill ? step.batch : tokens_)
+                                        : sampled_sequences(groups_)),
         act_(model.activation_dtype),
         weights_(model.weight_layout()),
         head_weights_(model.lm_head_layout()),
         heads_(head_shard(model.num_attention_heads, model.num_key_value_heads, ranks).heads),
         vocab_(ceil_div(model.vocab_size, ranks)) {}
+
+  static std::int64_t total_tokens(const std::vector<SequenceGroup>& groups) {
+    std::int64_t tokens = 0;
+    for (const SequenceGroup& group : groups) tokens += group.count * group.new_tokens;
+    return tokens;
+  }
+  static std::int64_t sampled_sequences(const std::vector<SequenceGroup>& groups) {
+    std::int64_t rows = 0;
+    for (const SequenceGroup& group : groups) rows += group.logits ? group.count : 0;
+    return rows;
+  }
 
   WorkloadGraph build() {
     OpId x = embedding();
@@ -334,36 +350,57 @@ class DecoderBuilder {
     graph_.add_tensor(rope, append, activation(prefix + "k_rotated", tokens_, kv_width));
     graph_.add_tensor(v, append, activation(prefix + "v", tokens_, kv_width));
 
+    // One scores/softmax/values chain per group of equal shapes (one for a uniform batch),
+    // each after the previous: the kernel formation fuses them into one attention kernel, as
+    // a variable-length FlashAttention runs every sequence of a serving batch in one launch.
+    OpId values = append;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      values = attention(layer, g, rope, append, values, kv_width);
+    }
+    return finish_layer(layer, x, residual_in, values, inter);
+  }
+
+  // Attention of one group of sequences (`g` of groups_) at its own context; `previous` is the
+  // previous group's values op (the append for the first). Returns the values op.
+  OpId attention(int layer, std::size_t g, OpId rope, OpId append, OpId previous,
+                 std::int64_t kv_width) {
+    const SequenceGroup& group = groups_[g];
+    const std::string prefix = "layer" + std::to_string(layer) + ".";
+    const std::string suffix = groups_.size() > 1 ? ".g" + std::to_string(g) : "";
+    const std::int64_t rows = group.count * group.new_tokens;
+    const std::int64_t q_width = heads_ * model_.head_dim;
     // Causal pairs per (sequence, head) and the keys they reach; see the class comment.
-    const std::int64_t n = step_.new_tokens;
+    const std::int64_t n = group.new_tokens;
     const std::int64_t window = model_.sliding_window_of(layer);
-    const bool static_cache = window <= 0 && step_.cache_positions > step_.past + n;
+    const bool static_cache = window <= 0 && step_.cache_positions > group.past + n;
     const std::int64_t keys = static_cache ? step_.cache_positions
-                              : window > 0 ? std::min(step_.past + n, n + window - 1)
-                                           : step_.past + n;
+                              : window > 0 ? std::min(group.past + n, n + window - 1)
+                                           : group.past + n;
     // A static cache scores every position of it, the masked ones included.
     const double pairs = static_cache ? static_cast<double>(n) * static_cast<double>(keys)
-                                      : attended_pairs(step_.past, n, window);
-    const double head_pairs = pairs * step_.batch * heads_;
-    const double cache_bytes_one = static_cast<double>(step_.batch) * keys * kv_width *
+                                      : attended_pairs(group.past, n, window);
+    const double head_pairs = pairs * group.count * heads_;
+    const double cache_bytes_one = static_cast<double>(group.count) * keys * kv_width *
                                    dtype_bytes(model_.kv_cache_dtype);  // K or V of all keys
-    const Tensor scores_tensor{prefix + "scores", {step_.batch, heads_, n, keys}, act_};
+    const Tensor scores_tensor{prefix + "scores" + suffix, {group.count, heads_, n, keys}, act_};
 
     Op scores_op = base("attention_scores", OpKind::kAttentionScores, layer);
     scores_op.m = n;
-    scores_op.groups = step_.batch * heads_;
+    scores_op.groups = group.count * heads_;
     scores_op.n = keys;
     scores_op.k = model_.head_dim;
     scores_op.matmul_flops = 2.0 * model_.head_dim * head_pairs;
     scores_op.flops = scores_op.matmul_flops + head_pairs;
     scores_op.cache_read_bytes = cache_bytes_one;
     OpId scores = graph_.add_op(std::move(scores_op));
-    graph_.add_tensor(rope, scores, activation(prefix + "q_rotated", tokens_, q_width));
-    graph_.add_tensor(append, scores, dependency(prefix + "k_cached"));
+    graph_.add_tensor(rope, scores, activation(prefix + "q_rotated" + suffix, rows, q_width));
+    graph_.add_tensor(append, scores, dependency(prefix + "k_cached" + suffix));
+    if (previous != append)
+      graph_.add_tensor(previous, scores, dependency(prefix + "order" + suffix));
 
     Op softmax_op = base("softmax", OpKind::kSoftmax, layer);
     softmax_op.m = n;
-    softmax_op.groups = step_.batch * heads_;
+    softmax_op.groups = group.count * heads_;
     softmax_op.n = keys;
     softmax_op.flops = 5.0 * head_pairs;
     OpId softmax = graph_.add_op(std::move(softmax_op));
@@ -371,18 +408,17 @@ class DecoderBuilder {
 
     Op values_op = base("attention_values", OpKind::kAttentionValues, layer);
     values_op.m = n;
-    values_op.groups = step_.batch * heads_;
+    values_op.groups = group.count * heads_;
     values_op.n = model_.head_dim;
     values_op.k = keys;
     values_op.flops = values_op.matmul_flops = 2.0 * model_.head_dim * head_pairs;
     values_op.cache_read_bytes = cache_bytes_one;
     OpId values = graph_.add_op(std::move(values_op));
     Tensor probabilities = scores_tensor;
-    probabilities.name = prefix + "probabilities";
+    probabilities.name = prefix + "probabilities" + suffix;
     graph_.add_tensor(softmax, values, probabilities);
-    graph_.add_tensor(append, values, dependency(prefix + "v_cached"));
-
-    return finish_layer(layer, x, residual_in, values, inter);
+    graph_.add_tensor(append, values, dependency(prefix + "v_cached" + suffix));
+    return values;
   }
 
   // o projection, residual, MLP block; `attention` produces the [tokens, q_width] mix.
@@ -425,16 +461,25 @@ class DecoderBuilder {
     graph_.add_tensor(rope, features, activation(prefix + "q_rotated", tokens_, heads_ * d));
     graph_.add_tensor(rope, features, activation(prefix + "k_rotated", tokens_, kv_heads * d));
 
-    const double state = static_cast<double>(step_.batch) * kv_heads * (m * d + m) * 4.0;
+    // The state of each sequence; read only for those with tokens before this step.
+    const double state_one = static_cast<double>(kv_heads) * (m * d + m) * 4.0;
+    double state = 0, state_read = 0;
+    std::int64_t sequences = 0, widest = 0;
+    for (const SequenceGroup& group : groups_) {
+      state += group.count * state_one;
+      if (group.past > 0) state_read += group.count * state_one;
+      sequences += group.count;
+      widest = std::max(widest, group.new_tokens);
+    }
     Op linear_op = base("linear_attention", OpKind::kLinearAttention, layer);
-    linear_op.m = step_.new_tokens;
-    linear_op.groups = step_.batch * heads_;
+    linear_op.m = widest;
+    linear_op.groups = sequences * heads_;
     linear_op.n = d;
     linear_op.k = m;
     linear_op.matmul_flops = 2.0 * tokens_ * (kv_heads + heads_) * m * d;
     linear_op.flops = linear_op.matmul_flops +
                       static_cast<double>(tokens_) * (kv_heads * m + heads_ * (2 * m + d));
-    linear_op.cache_read_bytes = step_.past > 0 ? state : 0.0;
+    linear_op.cache_read_bytes = state_read;
     linear_op.cache_write_bytes = state;
     OpId linear = graph_.add_op(std::move(linear_op));
     graph_.add_tensor(features, linear, activation(prefix + "q_features", tokens_, heads_ * m));
@@ -559,7 +604,8 @@ class DecoderBuilder {
     // Prefill computes logits only for the last position of each sequence, as serving stacks
     // (vLLM, llama.cpp, TensorRT-LLM) do, and normalizes only those rows (llama.cpp selects them
     // before the final norm); decode has one position anyway.
-    const std::int64_t rows = step_.prefill ? step_.batch : tokens_;
+    const std::int64_t rows = logit_rows_;
+    if (rows == 0) return;  // only prompt chunks that sample nothing yet
     OpId norm = rmsnorm("final_norm", -1, rows);
     graph_.add_tensor(x, norm, activation("final_norm.in", rows, h));
     // fp32 logits; with tensor parallelism each rank computes a vocabulary slice and the slices
@@ -577,7 +623,9 @@ class DecoderBuilder {
   const ModelSpec& model_;
   StepShape step_;
   int ranks_;
+  std::vector<SequenceGroup> groups_;  // the step's sequences (one group for a uniform batch)
   std::int64_t tokens_;
+  std::int64_t logit_rows_;  // positions the LM head runs on
   Dtype act_;
   WeightLayout weights_;
   WeightLayout head_weights_;  // embedding table and LM head
