@@ -17,6 +17,12 @@ namespace dfsim {
 
 SimulationTrace simulate(const HwConfig& hw, const std::vector<Program>& steps, bool record_units,
                          TileListener* listener) {
+  ProgramList list(steps);
+  return simulate(hw, list, record_units, listener);
+}
+
+SimulationTrace simulate(const HwConfig& hw, ProgramSource& steps, bool record_units,
+                         TileListener* listener) {
   static bool elaborated = false;
   if (elaborated) {
     throw std::logic_error(

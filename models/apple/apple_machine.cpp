@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "models/common/kernel_record.h"
+#include "models/common/program_feed.h"
 #include "models/common/sim_time.h"
 
 namespace dfsim {
@@ -42,16 +43,17 @@ void AppleGpuCores::execute(const Kernel& kernel, KernelRecord& record) {
 }
 
 AppleDispatcher::AppleDispatcher(sc_core::sc_module_name name, const AppleSpec& soc,
-                                 const std::vector<Program>& steps, AppleGpuCores& cores,
-                                 SimulationTrace& trace)
+                                 ProgramSource& steps, AppleGpuCores& cores, SimulationTrace& trace)
     : sc_module(name), soc_(soc), steps_(steps), cores_(cores), trace_(trace) {
   SC_THREAD(run);
 }
 
 void AppleDispatcher::run() {
   const double dispatch_gap = soc_.dispatch.kernel_overhead * soc_.dies;
-  for (std::size_t step = 0; step < steps_.size(); ++step) {
-    const Program& program = steps_[step];
+  for (int step = 0;; ++step) {
+    const Program* next = next_program(steps_);
+    if (next == nullptr) break;
+    const Program& program = *next;
     // The step's command buffer goes through the driver to the GPU before its first kernel;
     // completion reaching the host is part of the same round trip.
     const double commit = now_seconds();
@@ -61,7 +63,7 @@ void AppleDispatcher::run() {
     }
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      run_after_gap(trace_, static_cast<int>(step), index, kernel, dispatch_gap, "dispatcher",
+      run_after_gap(trace_, step, index, kernel, dispatch_gap, "dispatcher",
                     "dispatch " + kernel.name,
                     [&](KernelRecord& record) { cores_.execute(kernel, record); });
     }
@@ -69,9 +71,8 @@ void AppleDispatcher::run() {
   trace_.end_time = now_seconds();
 }
 
-AppleMachine::AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc,
-                           const std::vector<Program>& steps, SimulationTrace& trace,
-                           TileListener* listener)
+AppleMachine::AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc, ProgramSource& steps,
+                           SimulationTrace& trace, TileListener* listener)
     : sc_module(name),
       lpddr("lpddr", soc.lpddr.bandwidth * soc.lpddr.achievable_fraction, soc.lpddr.latency, true),
       slc("slc", soc.slc.bandwidth, 0.0, trace.record_units),

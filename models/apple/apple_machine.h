@@ -23,6 +23,7 @@
 #include "models/common/tile_waves.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/program_source.h"
 #include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
@@ -44,23 +45,22 @@ class AppleGpuCores : public sc_core::sc_module {
 class AppleDispatcher : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(AppleDispatcher);
-  AppleDispatcher(sc_core::sc_module_name name, const AppleSpec& soc,
-                  const std::vector<Program>& steps, AppleGpuCores& cores, SimulationTrace& trace);
+  AppleDispatcher(sc_core::sc_module_name name, const AppleSpec& soc, ProgramSource& steps,
+                  AppleGpuCores& cores, SimulationTrace& trace);
 
  private:
   void run();  // SC_THREAD
 
   const AppleSpec& soc_;
-  const std::vector<Program>& steps_;
+  ProgramSource& steps_;
   AppleGpuCores& cores_;
   SimulationTrace& trace_;
 };
 
 class AppleMachine : public sc_core::sc_module {
  public:
-  AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc,
-               const std::vector<Program>& steps, SimulationTrace& trace,
-               TileListener* listener = nullptr);
+  AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc, ProgramSource& steps,
+               SimulationTrace& trace, TileListener* listener = nullptr);
 
   BandwidthChannel lpddr;
   BandwidthChannel slc;

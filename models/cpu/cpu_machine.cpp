@@ -4,6 +4,7 @@
 #include <string>
 
 #include "models/common/kernel_record.h"
+#include "models/common/program_feed.h"
 #include "models/common/sim_time.h"
 
 namespace dfsim {
@@ -20,9 +21,8 @@ double cpu_tile_compute_seconds(const CpuSpec& cpu, const Kernel& kernel) {
   return cycles / cpu.clock / tiles;
 }
 
-CpuMachine::CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu,
-                       const std::vector<Program>& steps, SimulationTrace& trace,
-                       TileListener* listener)
+CpuMachine::CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu, ProgramSource& steps,
+                       SimulationTrace& trace, TileListener* listener)
     : sc_module(name),
       ddr("ddr", cpu.ddr.bandwidth() * cpu.ddr.achievable_fraction, cpu.ddr.latency, true),
       l3("l3", cpu.l3.bandwidth, 0.0, trace.record_units),
@@ -54,15 +54,16 @@ void CpuMachine::execute(const Kernel& kernel, KernelRecord& record) {
 }
 
 void CpuMachine::run() {
-  for (std::size_t step = 0; step < steps_.size(); ++step) {
-    const Program& program = steps_[step];
+  for (int step = 0;; ++step) {
+    const Program* next = next_program(steps_);
+    if (next == nullptr) break;
+    const Program& program = *next;
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
       // Each op is a parallel region: the runtime wakes its threads and joins them at the end.
       // Under kernel looping the step is one persistent region: threads meet at a barrier.
       const bool looped = kernel.continues_loop;
-      run_after_gap(trace_, static_cast<int>(step), index, kernel,
-                    looped ? cpu_.barrier : cpu_.fork_join, "runtime",
+      run_after_gap(trace_, step, index, kernel, looped ? cpu_.barrier : cpu_.fork_join, "runtime",
                     (looped ? "barrier " : "fork/join ") + kernel.name,
                     [&](KernelRecord& record) { execute(kernel, record); });
     }

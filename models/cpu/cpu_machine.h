@@ -24,6 +24,7 @@
 #include "models/common/tile_waves.h"
 #include "sim/config/cpu_spec.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/program_source.h"
 #include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
@@ -32,7 +33,7 @@ namespace dfsim {
 class CpuMachine : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(CpuMachine);
-  CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu, const std::vector<Program>& steps,
+  CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu, ProgramSource& steps,
              SimulationTrace& trace, TileListener* listener = nullptr);
 
   BandwidthChannel ddr;
@@ -44,7 +45,7 @@ class CpuMachine : public sc_core::sc_module {
   void execute(const Kernel& kernel, KernelRecord& record);
 
   const CpuSpec& cpu_;
-  const std::vector<Program>& steps_;
+  ProgramSource& steps_;
   SimulationTrace& trace_;
   TileWaves threads_;
 };

@@ -1,4 +1,5 @@
 #include "models/dataflow/dataflow_machine.h"
+#include "models/common/program_feed.h"
 #include "models/common/sim_time.h"
 
 #include <algorithm>
@@ -21,7 +22,7 @@ void wait_until(double time) {
 }  // namespace
 
 DataflowMachine::DataflowMachine(sc_core::sc_module_name name, const DataflowSpec& chip,
-                                 const std::vector<Program>& steps, SimulationTrace& trace,
+                                 ProgramSource& steps, SimulationTrace& trace,
                                  TileListener* listener)
     : sc_module(name),
       hbm("hbm", chip.hbm.bandwidth * chip.hbm.achievable_fraction, chip.hbm.latency, true),
@@ -49,10 +50,14 @@ double DataflowMachine::stage_compute_time(const Kernel& kernel, const Stage& st
 
 void DataflowMachine::host() {
   const KernelCallSpec& call = chip_.kernel_call;
-  const std::string* loaded_program = nullptr;
+  // The program on the chip (a copy: a step source may reuse its Program between steps).
+  std::string loaded_program;
+  bool loaded = false;
   bool first_call = true;
-  for (std::size_t step = 0; step < steps_.size(); ++step) {
-    const Program& program = steps_[step];
+  for (int step = 0;; ++step) {
+    const Program* next = next_program(steps_);
+    if (next == nullptr) break;
+    const Program& program = *next;
     std::size_t index = 0;
     while (index < program.kernels.size()) {
       std::size_t count = 1;
@@ -67,7 +72,7 @@ void DataflowMachine::host() {
       double overhead = by_host ? call.host_boundary(chip_.sockets, first_call)
                                 : call.device_boundary(chip_.sockets);
       const Kernel& head = program.kernels[index];
-      const bool load_program = !loaded_program || *loaded_program != head.signature;
+      const bool load_program = !loaded || loaded_program != head.signature;
       if (load_program) overhead += call.program_load;
       if (trace_.record_units) {
         const char* what = first_call ? "launch" : by_host ? "sync + launch" : "barrier + launch";
@@ -75,14 +80,15 @@ void DataflowMachine::host() {
             {"host", std::string(what) + (load_program ? " + program load " : " ") + head.name,
              boundary_begin, boundary_begin + overhead});
       }
-      loaded_program = &head.signature;
+      loaded_program = head.signature;
+      loaded = true;
       first_call = false;
       wait_seconds(overhead);
 
       program_ = &program;
       first_ = index;
       count_ = count;
-      step_ = static_cast<int>(step);
+      step_ = step;
       records_.assign(count, KernelRecord{});
       loads_.clear();
       for (std::size_t k = 0; k < count; ++k) {

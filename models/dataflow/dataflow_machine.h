@@ -28,6 +28,7 @@
 #include "models/common/bandwidth_channel.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/program_source.h"
 #include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
@@ -36,9 +37,8 @@ namespace dfsim {
 class DataflowMachine : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(DataflowMachine);
-  DataflowMachine(sc_core::sc_module_name name, const DataflowSpec& chip,
-                  const std::vector<Program>& steps, SimulationTrace& trace,
-                  TileListener* listener = nullptr);
+  DataflowMachine(sc_core::sc_module_name name, const DataflowSpec& chip, ProgramSource& steps,
+                  SimulationTrace& trace, TileListener* listener = nullptr);
 
   BandwidthChannel hbm;
   BandwidthChannel ddr;
@@ -64,7 +64,7 @@ class DataflowMachine : public sc_core::sc_module {
   double stage_compute_time(const Kernel& kernel, const Stage& stage) const;
 
   const DataflowSpec& chip_;
-  const std::vector<Program>& steps_;
+  ProgramSource& steps_;
   SimulationTrace& trace_;
   TileListener* listener_;
 

@@ -1,5 +1,6 @@
 #include "models/gpu/gpu_machine.h"
 #include "models/common/kernel_record.h"
+#include "models/common/program_feed.h"
 #include "models/common/sim_time.h"
 #include "models/gpu/power_model.h"
 
@@ -63,9 +64,8 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   waves_.execute(kernel, tile_math, record);
 }
 
-GpuDispatcher::GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu,
-                             const std::vector<Program>& steps, SmArray& sms,
-                             SimulationTrace& trace)
+GpuDispatcher::GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu, ProgramSource& steps,
+                             SmArray& sms, SimulationTrace& trace)
     : sc_module(name), gpu_(gpu), steps_(steps), sms_(sms), trace_(trace) {
   SC_THREAD(run);
 }
@@ -75,11 +75,13 @@ void GpuDispatcher::run() {
   // captured CUDA graph (graph_overhead). Decode steps are separate launches of the same graph.
   const double launch_gap =
       gpu_.launch.cuda_graphs ? gpu_.launch.graph_overhead : gpu_.launch.kernel_overhead;
-  for (std::size_t step = 0; step < steps_.size(); ++step) {
-    const Program& program = steps_[step];
+  for (int step = 0;; ++step) {
+    const Program* next = next_program(steps_);
+    if (next == nullptr) break;
+    const Program& program = *next;
     for (std::size_t index = 0; index < program.kernels.size(); ++index) {
       const Kernel& kernel = program.kernels[index];
-      run_after_gap(trace_, static_cast<int>(step), index, kernel,
+      run_after_gap(trace_, step, index, kernel,
                     kernel.continues_loop ? gpu_.launch.grid_barrier : launch_gap, "dispatcher",
                     kernel.continues_loop ? "grid barrier" : "launch " + kernel.name,
                     [&](KernelRecord& record) { sms_.execute(kernel, record); });
@@ -88,9 +90,8 @@ void GpuDispatcher::run() {
   trace_.end_time = now_seconds();
 }
 
-GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu,
-                       const std::vector<Program>& steps, SimulationTrace& trace,
-                       TileListener* listener)
+GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu, ProgramSource& steps,
+                       SimulationTrace& trace, TileListener* listener)
     : sc_module(name),
       hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
       l2("l2", gpu.l2.bandwidth, 0.0, trace.record_units),

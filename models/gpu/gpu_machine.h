@@ -25,6 +25,7 @@
 #include "models/common/tile_waves.h"
 #include "sim/config/hw_config.h"
 #include "sim/mapping/program.h"
+#include "sim/mapping/program_source.h"
 #include "sim/mapping/tile_listener.h"
 #include "sim/report/simulation_trace.h"
 
@@ -49,21 +50,21 @@ class SmArray : public sc_core::sc_module {
 class GpuDispatcher : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(GpuDispatcher);
-  GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu, const std::vector<Program>& steps,
+  GpuDispatcher(sc_core::sc_module_name name, const GpuSpec& gpu, ProgramSource& steps,
                 SmArray& sms, SimulationTrace& trace);
 
  private:
   void run();  // SC_THREAD
 
   const GpuSpec& gpu_;
-  const std::vector<Program>& steps_;
+  ProgramSource& steps_;
   SmArray& sms_;
   SimulationTrace& trace_;
 };
 
 class GpuMachine : public sc_core::sc_module {
  public:
-  GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu, const std::vector<Program>& steps,
+  GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu, ProgramSource& steps,
              SimulationTrace& trace, TileListener* listener = nullptr);
 
   BandwidthChannel hbm;
