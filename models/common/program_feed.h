@@ -3,6 +3,8 @@
 // server with no request to run), and returns nullptr when the run is over.
 #pragma once
 
+#include <algorithm>
+
 #include "models/common/sim_time.h"
 #include "sim/mapping/program_source.h"
 
@@ -14,7 +16,9 @@ inline const Program* next_program(ProgramSource& source) {
     if (next.program != nullptr) return next.program;
     const double idle = next.idle_until - now_seconds();
     if (!(idle > 0) || !time_in_range(idle)) return nullptr;
-    wait_seconds(idle);
+    // SystemC's clock counts whole steps of its resolution (1 ps): a wait shorter than one
+    // would round to no time at all and ask again forever, so wait at least one step.
+    wait_seconds(std::max(idle, sc_core::sc_get_time_resolution().to_seconds()));
   }
 }
 

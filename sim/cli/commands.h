@@ -19,6 +19,7 @@ Action add_roofline_command(CLI::App& app);
 Action add_validate_command(CLI::App& app);
 Action add_calibrate_command(CLI::App& app);
 Action add_quantize_eval_command(CLI::App& app);
+Action add_serving_command(CLI::App& app);
 
 // Parses the command line and runs the chosen subcommand; returns the process exit code.
 // Bad input of any kind prints one line "dfsim: error: ..." and returns 2.

@@ -39,6 +39,7 @@ int dfsim_main(int argc, char** argv) {
   add(add_validate_command);
   add(add_calibrate_command);
   add(add_quantize_eval_command);
+  add(add_serving_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) {

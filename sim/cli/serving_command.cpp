@@ -1,0 +1,195 @@
+// dfsim serving: a request load through a simulated inference server (iteration-level batching,
+// paged KV cache), every iteration run on the hardware's machine model (sim/engine/serving_run.h).
+#include <fmt/format.h>
+
+#include <cmath>
+#include <memory>
+#include <optional>
+
+#include "sim/cli/commands.h"
+#include "sim/cli/output_file.h"
+#include "sim/common/atomic_file.h"
+#include "sim/common/error.h"
+#include "sim/engine/serving_report.h"
+#include "sim/engine/serving_run.h"
+#include "sim/serving/arrivals.h"
+#include "sim/serving/request_trace.h"
+#include "sim/serving/serving_stats.h"
+#include "sim/serving/slo.h"
+#include "sim/serving/synthetic_requests.h"
+
+namespace dfsim {
+
+namespace {
+
+struct ServingOptions {
+  std::string model;
+  std::string hw;
+  std::vector<std::string> sets;
+  int requests = 100;
+  int isl = 128;
+  int osl = 128;
+  double isl_std = 0;
+  double osl_std = 0;
+  std::uint64_t seed = 0;
+  std::string trace;
+  std::string rate = "inf";
+  int max_batch = 256;
+  int max_tokens = 8192;
+  std::string chunk = "off";
+  int block = 32;
+  double kv_fraction = 0.9;
+  std::string policy = "no-evict";
+  std::string looping = "off";
+  std::string slo;
+  std::string format = "table";
+  std::string out;
+  std::string iterations_csv;
+};
+
+int parse_chunk(const std::string& text) {
+  if (text == "off") return 0;
+  std::size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 1) {
+    throw InputError("--chunk: expected a number of tokens >= 1 or off, got '" + text + "'");
+  }
+  return value;
+}
+
+int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
+  ServingRunRequest request;
+  request.model = options.model;
+  request.hw = options.hw;
+  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  request.looping = *parse_looping_mode(options.looping);
+  if (request.looping == LoopingMode::kAuto) {
+    throw InputError("--looping: serving takes on or off (auto compares two runs)");
+  }
+  request.scheduler.max_batch = options.max_batch;
+  request.scheduler.max_tokens = options.max_tokens;
+  request.scheduler.chunk = parse_chunk(options.chunk);
+  request.scheduler.block_tokens = options.block;
+  request.scheduler.policy = *parse_kv_policy(options.policy);
+  request.kv_fraction = options.kv_fraction;
+  request.progress = true;
+  const std::optional<Slo> slo =
+      options.slo.empty() ? std::nullopt : std::optional<Slo>(parse_slo(options.slo));
+
+  ServingSetup setup;
+  setup.looping = options.looping;
+  const bool synthetic_given = cmd.count("--requests") + cmd.count("--isl") + cmd.count("--osl") +
+                                   cmd.count("--isl-std") + cmd.count("--osl-std") >
+                               0;
+  if (!options.trace.empty()) {
+    if (synthetic_given || cmd.count("--rate") > 0 || cmd.count("--seed") > 0) {
+      throw InputError(
+          "--trace gives the requests and their arrivals: it takes no --requests, --isl, --osl, "
+          "--isl-std, --osl-std, --rate or --seed");
+    }
+    request.requests = read_request_trace(options.trace);
+    setup.load = fmt::format("trace {} ({} requests)", options.trace, request.requests.size());
+  } else {
+    const double rate = parse_request_rate(options.rate, "--rate");
+    request.requests = synthetic_requests({.requests = options.requests,
+                                           .isl = options.isl,
+                                           .osl = options.osl,
+                                           .isl_std = options.isl_std,
+                                           .osl_std = options.osl_std,
+                                           .seed = options.seed});
+    assign_arrivals(request.requests, rate, options.seed);
+    setup.load = fmt::format(
+        "{} x ({}{} + {}{}) tokens, seed {}", options.requests, options.isl,
+        options.isl_std > 0 ? fmt::format(" +- {:g}", options.isl_std) : "", options.osl,
+        options.osl_std > 0 ? fmt::format(" +- {:g}", options.osl_std) : "", options.seed);
+    setup.rate = std::isinf(rate) ? "inf" : fmt::format("{:g} req/s", rate);
+  }
+
+  const ServingRun run = run_serving_simulation(request);
+  const ServingStats stats = serving_stats(run.result, slo);
+  if (!options.iterations_csv.empty()) {
+    write_file_atomically(options.iterations_csv, iterations_csv(run.result), "--iterations-csv");
+  }
+  std::string text;
+  if (options.format == "json") {
+    text = serving_json(run, stats, setup).dump(2) + "\n";
+  } else if (options.format == "csv") {
+    text = serving_csv(run, stats, setup);
+  } else {
+    text = serving_table(run, stats, setup);
+  }
+  write_output(options.out, text, "--out");
+  return 0;
+}
+
+}  // namespace
+
+Action add_serving_command(CLI::App& app) {
+  auto options = std::make_shared<ServingOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "serving",
+      "A request load through a simulated inference server: iteration-level (continuous) "
+      "batching with chunked prefill and a paged KV cache, every iteration run on the "
+      "hardware's machine model; reports throughput, TTFT, TPOT, ITL, E2E latency, queueing, "
+      "batch and KV use, preemptions and goodput");
+  cmd->add_option("--model,-m", options->model, "Workload name (see 'dfsim list') or YAML path")
+      ->required();
+  cmd->add_option("--hw", options->hw, "Hardware config name (see 'dfsim list') or YAML path")
+      ->required();
+  cmd->add_option("--set", options->sets,
+                  "Override a config value: hw.<path>=<value> or model.<field>=<value>");
+  cmd->add_option("--requests", options->requests, "Synthetic requests (default 100)")
+      ->check(CLI::Range(1, 10000000));
+  cmd->add_option("--isl", options->isl, "Mean prompt length, tokens (default 128)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--osl", options->osl, "Mean output length, tokens (default 128)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--isl-std", options->isl_std,
+                  "Standard deviation of the prompt length (default 0: all equal)")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--osl-std", options->osl_std,
+                  "Standard deviation of the output length (default 0: all equal)")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--seed", options->seed, "Seed of the lengths and the arrivals (default 0)");
+  cmd->add_option("--trace", options->trace,
+                  "Requests from a CSV: arrival_s,input_tokens,output_tokens or the Azure "
+                  "traces' TIMESTAMP,ContextTokens,GeneratedTokens");
+  cmd->add_option("--rate", options->rate,
+                  "Poisson arrivals at this many requests/s, or inf: all at t = 0 (default)");
+  cmd->add_option("--max-batch", options->max_batch,
+                  "Requests admitted at once (max_num_seqs; default 256)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-tokens", options->max_tokens,
+                  "Tokens per iteration (max_num_batched_tokens; default 8192)")
+      ->check(CLI::Range(1, 1 << 24));
+  cmd->add_option("--chunk", options->chunk,
+                  "Longest prefill chunk per request and iteration, or off (default)");
+  cmd->add_option("--block", options->block, "Tokens per KV block (default 32)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--kv-fraction", options->kv_fraction,
+                  "Share of the memory left after weights and activations given to the KV "
+                  "cache (default 0.9)")
+      ->check(CLI::Range(1e-9, 1.0));
+  cmd->add_option("--policy", options->policy,
+                  "no-evict (TensorRT-LLM's guaranteed no evict, default) or recompute (vLLM's "
+                  "preemption)")
+      ->check(CLI::IsMember({"no-evict", "recompute"}));
+  cmd->add_option("--looping", options->looping,
+                  "Kernel looping per iteration: off (default) or on")
+      ->check(CLI::IsMember({"off", "on"}));
+  cmd->add_option("--slo", options->slo,
+                  "Goodput bounds, e.g. ttft=200ms,tpot=50ms (keys ttft, tpot, e2e)");
+  cmd->add_option("--format", options->format, "table (default), json or csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  cmd->add_option("--out,-o", options->out, "Write the report to this file instead of stdout");
+  cmd->add_option("--iterations-csv", options->iterations_csv,
+                  "Write one row per iteration (times, batch, tokens, KV blocks) to this CSV");
+  return [options, cmd] { return run_serving_command(*options, *cmd); };
+}
+
+}  // namespace dfsim
