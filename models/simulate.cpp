@@ -35,6 +35,7 @@ SimulationTrace simulate(const HwConfig& hw, ProgramSource& steps, bool record_u
 
   SimulationTrace trace;
   trace.record_units = record_units;
+  trace.record_kernels = steps.record_kernels();
   auto keep_rates = [&](const char* memory, const BandwidthChannel& channel) {
     if (record_units && !channel.rate_log().empty()) {
       trace.memory_rates.push_back({memory, channel.rate_log()});

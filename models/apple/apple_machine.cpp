@@ -74,7 +74,8 @@ void AppleDispatcher::run() {
 AppleMachine::AppleMachine(sc_core::sc_module_name name, const AppleSpec& soc, ProgramSource& steps,
                            SimulationTrace& trace, TileListener* listener)
     : sc_module(name),
-      lpddr("lpddr", soc.lpddr.bandwidth * soc.lpddr.achievable_fraction, soc.lpddr.latency, true),
+      lpddr("lpddr", soc.lpddr.bandwidth * soc.lpddr.achievable_fraction, soc.lpddr.latency,
+            trace.record_kernels),
       slc("slc", soc.slc.bandwidth, 0.0, trace.record_units),
       cores("cores", soc, lpddr, slc, trace, listener),
       dispatcher("dispatcher", soc, steps, cores, trace) {}

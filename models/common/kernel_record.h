@@ -38,7 +38,7 @@ void run_after_gap(SimulationTrace& trace, int step, std::size_t index, const Ke
   }
   execute(record);
   record.end = now_seconds();
-  trace.kernels.push_back(record);
+  if (trace.record_kernels) trace.kernels.push_back(record);
 }
 
 }  // namespace dfsim

@@ -24,7 +24,8 @@ double cpu_tile_compute_seconds(const CpuSpec& cpu, const Kernel& kernel) {
 CpuMachine::CpuMachine(sc_core::sc_module_name name, const CpuSpec& cpu, ProgramSource& steps,
                        SimulationTrace& trace, TileListener* listener)
     : sc_module(name),
-      ddr("ddr", cpu.ddr.bandwidth() * cpu.ddr.achievable_fraction, cpu.ddr.latency, true),
+      ddr("ddr", cpu.ddr.bandwidth() * cpu.ddr.achievable_fraction, cpu.ddr.latency,
+          trace.record_kernels),
       l3("l3", cpu.l3.bandwidth, 0.0, trace.record_units),
       upi("upi", cpu.upi.bandwidth > 0 ? cpu.upi.bandwidth : 1.0, cpu.upi.latency,
           trace.record_units),

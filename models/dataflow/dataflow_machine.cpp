@@ -25,7 +25,8 @@ DataflowMachine::DataflowMachine(sc_core::sc_module_name name, const DataflowSpe
                                  ProgramSource& steps, SimulationTrace& trace,
                                  TileListener* listener)
     : sc_module(name),
-      hbm("hbm", chip.hbm.bandwidth * chip.hbm.achievable_fraction, chip.hbm.latency, true),
+      hbm("hbm", chip.hbm.bandwidth * chip.hbm.achievable_fraction, chip.hbm.latency,
+          trace.record_kernels),
       ddr("ddr", chip.ddr.bandwidth * chip.ddr.achievable_fraction, chip.ddr.latency,
           trace.record_units),
       link("link", chip.link.bandwidth, chip.link.latency, trace.record_units),
@@ -107,7 +108,9 @@ void DataflowMachine::host() {
       buffered_ = 0;
       call_start_.notify(sc_core::SC_ZERO_TIME);
       wait(call_done_);
-      for (KernelRecord& record : records_) trace_.kernels.push_back(record);
+      if (trace_.record_kernels) {
+        for (KernelRecord& record : records_) trace_.kernels.push_back(record);
+      }
       index += count;
     }
   }

@@ -93,7 +93,8 @@ void GpuDispatcher::run() {
 GpuMachine::GpuMachine(sc_core::sc_module_name name, const GpuSpec& gpu, ProgramSource& steps,
                        SimulationTrace& trace, TileListener* listener)
     : sc_module(name),
-      hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency, true),
+      hbm("hbm", gpu.hbm.bandwidth * gpu.hbm.achievable_fraction, gpu.hbm.latency,
+          trace.record_kernels),
       l2("l2", gpu.l2.bandwidth, 0.0, trace.record_units),
       link("link", gpu.link.bandwidth, gpu.link.latency, trace.record_units),
       sms("sms", gpu, hbm, l2, link, trace, listener),

@@ -135,38 +135,41 @@ ServingRun run_serving_simulation(const ServingRunRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   auto last_report = started;
   std::size_t finished_requests = 0;
-  ProgramCallback source([&](double now) -> NextProgram {
-    try {
-      if (running) {
-        server.step_done(now);
-        running = false;
-      }
-      if (progress) {
-        const auto wall = std::chrono::steady_clock::now();
-        if (wall - last_report > std::chrono::seconds(1)) {
-          last_report = wall;
-          finished_requests = 0;
-          for (const RequestRecord& record : server.records()) {
-            finished_requests += record.finish_s >= 0 ? 1 : 0;
+  ProgramCallback source(
+      [&](double now) -> NextProgram {
+        try {
+          if (running) {
+            server.step_done(now);
+            running = false;
           }
-          std::fprintf(
-              stderr, "\rdfsim serving: %zu of %zu requests done, %zu iterations, %.3f s simulated",
-              finished_requests, server.requests().size(), server.iterations().size(), now);
+          if (progress) {
+            const auto wall = std::chrono::steady_clock::now();
+            if (wall - last_report > std::chrono::seconds(1)) {
+              last_report = wall;
+              finished_requests = 0;
+              for (const RequestRecord& record : server.records()) {
+                finished_requests += record.finish_s >= 0 ? 1 : 0;
+              }
+              std::fprintf(
+                  stderr,
+                  "\rdfsim serving: %zu of %zu requests done, %zu iterations, %.3f s simulated",
+                  finished_requests, server.requests().size(), server.iterations().size(), now);
+            }
+          }
+          if (std::optional<StepBatch> batch = server.next_step(now)) {
+            current = map_program(build_decoder_graph(model, step_shape_of(*batch), hw.sockets()),
+                                  hw, request.looping);
+            running = true;
+            return {&current, 0};
+          }
+          if (std::optional<double> arrival = server.next_arrival_s()) return {nullptr, *arrival};
+          return {};
+        } catch (...) {
+          failure = std::current_exception();
+          return {};
         }
-      }
-      if (std::optional<StepBatch> batch = server.next_step(now)) {
-        current = map_program(build_decoder_graph(model, step_shape_of(*batch), hw.sockets()), hw,
-                              request.looping);
-        running = true;
-        return {&current, 0};
-      }
-      if (std::optional<double> arrival = server.next_arrival_s()) return {nullptr, *arrival};
-      return {};
-    } catch (...) {
-      failure = std::current_exception();
-      return {};
-    }
-  });
+      },
+      /*record_kernels=*/false);
   const SimulationTrace trace = simulate(hw, source);
   if (progress) std::fprintf(stderr, "\r\033[K");
   if (failure) std::rethrow_exception(failure);

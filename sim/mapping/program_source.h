@@ -25,6 +25,9 @@ class ProgramSource {
   virtual ~ProgramSource() = default;
   // Called by the machine at simulated time `now` (seconds), when the previous step has ended.
   virtual NextProgram next(double now) = 0;
+  // Whether the trace keeps every kernel's record and the DRAM rate log
+  // (SimulationTrace::record_kernels).
+  virtual bool record_kernels() const { return true; }
 };
 
 // The steps of a list, in order.
@@ -44,11 +47,14 @@ class ProgramList final : public ProgramSource {
 // The steps a function returns (a serving loop's).
 class ProgramCallback final : public ProgramSource {
  public:
-  explicit ProgramCallback(std::function<NextProgram(double)> next) : next_(std::move(next)) {}
+  explicit ProgramCallback(std::function<NextProgram(double)> next, bool record_kernels = true)
+      : next_(std::move(next)), record_kernels_(record_kernels) {}
   NextProgram next(double now) override { return next_(now); }
+  bool record_kernels() const override { return record_kernels_; }
 
  private:
   std::function<NextProgram(double)> next_;
+  bool record_kernels_;
 };
 
 }  // namespace dfsim

@@ -10,12 +10,12 @@
 namespace dfsim {
 
 struct KernelRecord {
-  int step = 0;              // index of the program (decode step)
-  std::size_t kernel = 0;    // index of the kernel in its program
-  std::string name;          // the kernel's name ("layer3.qkv_proj")
-  double boundary_begin = 0; // the previous kernel had drained: the launch gap begins
-  double start = 0;          // first tile issued
-  double end = 0;            // last tile finished (grid drained)
+  int step = 0;                 // index of the program (decode step)
+  std::size_t kernel = 0;       // index of the kernel in its program
+  std::string name;             // the kernel's name ("layer3.qkv_proj")
+  double boundary_begin = 0;    // the previous kernel had drained: the launch gap begins
+  double start = 0;             // first tile issued
+  double end = 0;               // last tile finished (grid drained)
   double dram_first_byte = -1;  // first byte of this kernel delivered by DRAM (-1: none)
   double dram_last_byte = -1;   // last byte delivered
   double dram_bytes = 0;
@@ -48,13 +48,17 @@ struct SimulationTrace {
   // Asked for by the caller before simulation: record unit_slices and memory_rates (costly on
   // long runs, so only for timelines).
   bool record_units = false;
+  // Keep every kernel's record and the DRAM rate log (what dfsim run summarizes). A serving run,
+  // which needs only when each step ended, turns it off: thousands of iterations would
+  // otherwise hold about 0.25 MB each (llama3.1-8b).
+  bool record_kernels = true;
 
-  std::vector<KernelRecord> kernels;  // in execution order
-  std::vector<RatePoint> dram_rate;   // non-decreasing times
-  double end_time = 0;                // seconds of simulated time
-  double streaming_bandwidth = 0;     // what DRAM sustains when streaming (bytes/s)
-  std::uint64_t transfers = 0;        // DRAM transfers simulated (a measure of simulator work)
-  std::vector<UnitSlice> unit_slices;      // only with record_units
+  std::vector<KernelRecord> kernels;   // in execution order
+  std::vector<RatePoint> dram_rate;    // non-decreasing times
+  double end_time = 0;                 // seconds of simulated time
+  double streaming_bandwidth = 0;      // what DRAM sustains when streaming (bytes/s)
+  std::uint64_t transfers = 0;         // DRAM transfers simulated (a measure of simulator work)
+  std::vector<UnitSlice> unit_slices;  // only with record_units
   std::vector<MemoryRateLog> memory_rates;  // only with record_units
 };
 
