@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "models/simulate.h"
+#include "sim/common/error.h"
 #include "sim/config/catalog.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
@@ -42,11 +43,13 @@ dfsim::ServingRun serving_in_child(const dfsim::ServingRunRequest& request) {
     return json{{"iterations", iterations},
                 {"requests", requests},
                 {"weights", run.kv.weight_bytes},
+                {"preemptions", run.result.preemptions},
                 {"blocks", run.kv.capacity_blocks}};
   });
   dfsim::ServingRun run;
   run.kv.weight_bytes = reply["weights"];
   run.kv.capacity_blocks = reply["blocks"];
+  run.result.preemptions = reply["preemptions"];
   for (const json& it : reply["iterations"]) {
     run.result.iterations.push_back({.start_s = it[0],
                                      .end_s = it[1],
@@ -201,5 +204,49 @@ TEST_CASE("dfsim serving: same seed same output, bad values exit 2", "[serving][
     CHECK(outcome.code == 2);
     CHECK(outcome.err.find(named) != std::string::npos);
     CHECK(outcome.out.empty());
+  }
+}
+
+TEST_CASE("the KV cache gets kv_fraction of the memory left after weights and activations",
+          "[serving]") {
+  const dfsim::HwConfig hw = dfsim::load_hw_config("h100-sxm", {});
+  const dfsim::ModelSpec model = dfsim::load_model_spec("llama3.1-8b", {});
+  dfsim::SchedulerConfig config;  // max_tokens 8192, blocks of 32 tokens
+  const dfsim::KvBudget budget = dfsim::kv_budget(model, hw, config, 0.9);
+  // h100-sxm: 81559 MiB usable = 85,520,809,984 B.
+  CHECK(budget.memory_bytes == 85520809984.0);
+  // Llama 3.1 8B: 8,030,261,248 parameters in bf16 = 16,060,522,496 B.
+  CHECK(budget.weight_bytes == 16060522496.0);
+  // K and V of 32 layers, 8 kv heads of 128, bf16: 2 x 32 x 8 x 128 x 2 = 131072 B per token.
+  CHECK(budget.kv_bytes_per_token == 131072.0);
+  // The largest op of an 8192-token step: SwiGLU reads gate and up and writes their product,
+  // 3 x 8192 x 14336 x 2 B = 704,643,072 B.
+  CHECK(budget.activation_bytes == 704643072.0);
+  // floor(0.9 x (85,520,809,984 - 16,060,522,496 - 704,643,072) / (32 x 131072))
+  // = floor(0.9 x 68,755,644,416 / 4,194,304) = floor(61,880,079,974.4 / 4,194,304) = 14753.
+  CHECK(budget.capacity_blocks == 14753);
+  // Nothing left: an error naming the memory.
+  const dfsim::HwConfig small =
+      dfsim::load_hw_config("h100-sxm", {dfsim::parse_override("hw.hbm.capacity=16GB")});
+  CHECK_THROWS_AS(dfsim::kv_budget(model, small, config, 0.9), dfsim::InputError);
+}
+
+TEST_CASE("on the machine, a cache too small for the batch preempts and every request finishes",
+          "[serving]") {
+  // llama3.2-1b: 16 layers x 2 x 8 kv heads x 64 x 2 B = 32 KiB per token, 1 MiB per 32-token
+  // block; 1e-4 of the ~80 GB left holds 7 blocks, while 8 requests of 64 + 40 tokens need 4
+  // blocks each by the end: recompute must preempt.
+  dfsim::ServingRunRequest request;
+  request.model = "llama3.2-1b";
+  request.hw = "h100-sxm";
+  request.requests.assign(8, {.arrival_s = 0, .input_tokens = 64, .output_tokens = 40});
+  request.scheduler.policy = dfsim::KvPolicy::kRecompute;
+  request.kv_fraction = 1e-4;
+  const dfsim::ServingRun run = serving_in_child(request);
+  CHECK(run.kv.capacity_blocks == 7);
+  CHECK(run.result.preemptions > 0);
+  for (const dfsim::RequestRecord& record : run.result.requests) {
+    CHECK(record.output_tokens == 40);
+    CHECK(record.finish_s > record.first_token_s);
   }
 }
