@@ -212,6 +212,26 @@ std::vector<Override> overrides_from_notes(const CalibrationRow& row) {
   return overrides;
 }
 
+// The columns both layouts share after their own: metric (one of `metrics`), measured, unit,
+// source, notes and the optional fitted_by.
+void read_measurement(const std::string& path, const std::map<std::string, std::size_t>& index,
+                      const std::vector<Field>& fields, const std::vector<std::string>& metrics,
+                      CalibrationRow& row) {
+  auto get = [&](const std::string& key) -> const Field& { return fields[index.at(key)]; };
+  const Field& metric = get("metric");
+  row.metric = metric.text;
+  if (std::find(metrics.begin(), metrics.end(), row.metric) == metrics.end()) {
+    throw InputError(
+        SourceLocation{path, metric.line, metric.column}, "metric",
+        fmt::format("expected one of {}, got '{}'", fmt::join(metrics, ", "), row.metric));
+  }
+  row.measured = number_field(path, get("measured"), "measured");
+  row.unit = get("unit").text;
+  row.source = get("source").text;
+  row.notes = get("notes").text;
+  if (index.count(kFittedBy)) row.fitted_by = get(kFittedBy).text;
+}
+
 CalibrationRow parse_row(const std::string& path, const std::map<std::string, std::size_t>& index,
                          const std::vector<Field>& fields) {
   auto get = [&](const std::string& key) -> const Field& { return fields[index.at(key)]; };
@@ -254,19 +274,7 @@ CalibrationRow parse_row(const std::string& path, const std::map<std::string, st
   row.prompt =
       integer_field(path, get("prompt"), "prompt", row.phase == PhaseKind::kPrefill ? 1 : 0);
   row.gen = integer_field(path, get("gen"), "gen", row.phase == PhaseKind::kDecode ? 1 : 0);
-  row.metric = get("metric").text;
-  const auto& metrics = calibration_metrics();
-  if (std::find(metrics.begin(), metrics.end(), row.metric) == metrics.end()) {
-    std::string known;
-    for (const std::string& m : metrics) known += (known.empty() ? "" : ", ") + m;
-    throw InputError(where("metric"), "metric",
-                     "expected one of " + known + ", got '" + row.metric + "'");
-  }
-  row.measured = number_field(path, get("measured"), "measured");
-  row.unit = get("unit").text;
-  row.source = get("source").text;
-  row.notes = get("notes").text;
-  if (index.count(kFittedBy)) row.fitted_by = get(kFittedBy).text;
+  read_measurement(path, index, fields, calibration_metrics(), row);
   try {
     row.overrides = overrides_from_notes(row);
   } catch (const InputError& error) {
@@ -308,19 +316,7 @@ CalibrationRow parse_serving_row(const std::string& path,
   row.gen = integer_field(path, get("osl"), "osl", 1);
   serving.rate = get("rate").text;
   if (serving.rate != "inf") number_field(path, get("rate"), "rate");
-  row.metric = get("metric").text;
-  const auto& metrics = serving_metrics();
-  if (std::find(metrics.begin(), metrics.end(), row.metric) == metrics.end()) {
-    std::string known;
-    for (const std::string& m : metrics) known += (known.empty() ? "" : ", ") + m;
-    throw InputError(where("metric"), "metric",
-                     "expected one of " + known + ", got '" + row.metric + "'");
-  }
-  row.measured = number_field(path, get("measured"), "measured");
-  row.unit = get("unit").text;
-  row.source = get("source").text;
-  row.notes = get("notes").text;
-  if (index.count(kFittedBy)) row.fitted_by = get(kFittedBy).text;
+  read_measurement(path, index, fields, serving_metrics(), row);
   row.serving = serving;
   return row;
 }
