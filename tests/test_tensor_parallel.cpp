@@ -75,7 +75,8 @@ ModelSpec model_with_6_kv_heads() {
   return model;
 }
 
-// dgx-h100 link (hw_configs/dgx-h100.yaml): 450 GB/s per GPU per direction, 0.6 us per step.
+// dgx-h100 link (inherited from hw_configs/h100-sxm.yaml): 450 GB/s per GPU per direction, 0.6 us
+// per step.
 constexpr double kNvlink = 450e9;
 constexpr double kNvlinkStep = 0.6e-6;
 

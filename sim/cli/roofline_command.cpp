@@ -10,6 +10,7 @@
 #include "sim/cli/output_file.h"
 #include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
+#include "sim/config/tensor_parallel.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
 #include "sim/report/report.h"
@@ -26,6 +27,8 @@ struct RooflineOptions {
   std::int64_t context = -1, prompt = -1;
   std::int64_t tokens = 1;
   std::vector<std::string> sets;
+  int tp = 0;             // --tp: GPUs in tensor parallel
+  bool tp_given = false;  // without --tp the config's sockets stand
   std::string looping = "off";
   std::string format = "table";
   std::string out, svg, png;
@@ -59,6 +62,10 @@ int roofline(const RooflineOptions& options) {
   base.model = options.model;
   base.hw = options.hw;
   for (const std::string& text : options.sets) base.overrides.push_back(parse_override(text));
+  if (options.tp_given) {
+    base.overrides =
+        tensor_parallel_overrides(options.hw, options.model, options.tp, base.overrides);
+  }
   base.looping = *parse_looping_mode(options.looping);
   check_override_prefixes(base.overrides);
   // Configs load here (no SystemC) for the ceilings and the kernels' dtypes and matmul shares.
@@ -130,6 +137,10 @@ Action add_roofline_command(CLI::App& app) {
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or "
                   "model.<path>=value (repeatable)");
+  cmd->add_option("--tp", options->tp,
+                  "Tensor parallelism over N GPUs of the --hw kind (see 'dfsim run --help'; "
+                  "default: the config's sockets)")
+      ->each([options](const std::string&) { options->tp_given = true; });
   cmd->add_option("--looping", options->looping, "Kernel looping: off (default), on or auto")
       ->check(CLI::IsMember({"off", "on", "auto"}));
   cmd->add_flag("--all-kernels", options->all_kernels,

@@ -9,6 +9,7 @@
 #include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
 #include "sim/common/units.h"
+#include "sim/config/tensor_parallel.h"
 #include "sim/engine/functional_run.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
@@ -29,6 +30,8 @@ struct RunOptions {
   std::int64_t prompt = -1;
   std::int64_t tokens = 128;
   std::vector<std::string> sets;
+  int tp = 0;             // --tp: GPUs in tensor parallel
+  bool tp_given = false;  // without --tp the config's sockets stand
   std::string format = "table";
   std::string out;
   std::string looping = "off";
@@ -103,6 +106,10 @@ int run_functional_command(const RunOptions& options) {
   request.model = options.model;
   request.hw = options.hw;
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  if (options.tp_given) {
+    request.overrides =
+        tensor_parallel_overrides(options.hw, options.model, options.tp, request.overrides);
+  }
   request.looping = *parse_looping_mode(options.looping);
   request.prompt = parse_token_list(options.prompt_tokens, "--prompt-tokens");
   request.tokens = options.tokens_given ? options.tokens : 8;
@@ -228,6 +235,10 @@ int run(const RunOptions& options) {
     throw InputError("--prompt: must be at least 1 for prefill");
   }
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  if (options.tp_given) {
+    request.overrides =
+        tensor_parallel_overrides(options.hw, options.model, options.tp, request.overrides);
+  }
   request.looping = *parse_looping_mode(options.looping);
   request.record_units = !options.trace.empty();
 
@@ -293,6 +304,12 @@ Action add_run_command(CLI::App& app) {
   cmd->add_option("--set", options->sets,
                   "Override a config field: hw.<path>=value or model.<path>=value, e.g. "
                   "--set hw.hbm.bandwidth=2TB/s --set model.weight_dtype=fp16 (repeatable)");
+  cmd->add_option("--tp", options->tp,
+                  "Tensor parallelism over N GPUs of the --hw kind, joined by the link of the "
+                  "system the config describes (NVLink/NVSwitch baseboard or PCIe; at most its "
+                  "link.max_sockets); N must divide the attention heads and MLP width and the kv "
+                  "heads must split or replicate evenly (default: the config's sockets)")
+      ->each([options](const std::string&) { options->tp_given = true; });
   cmd->add_option("--looping", options->looping,
                   "Kernel looping: off (default), on (loop identical layers; a GPU runs one "
                   "persistent megakernel per step) or auto (loop where legal)")

@@ -10,6 +10,7 @@
 #include "sim/cli/output_file.h"
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
+#include "sim/config/tensor_parallel.h"
 #include "sim/engine/serving_report.h"
 #include "sim/engine/serving_run.h"
 #include "sim/serving/arrivals.h"
@@ -26,6 +27,8 @@ struct ServingOptions {
   std::string model;
   std::string hw;
   std::vector<std::string> sets;
+  int tp = 0;             // --tp: GPUs in tensor parallel
+  bool tp_given = false;  // without --tp the config's sockets stand
   int requests = 100;
   int isl = 128;
   int osl = 128;
@@ -67,6 +70,10 @@ int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
   request.model = options.model;
   request.hw = options.hw;
   for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  if (options.tp_given) {
+    request.overrides =
+        tensor_parallel_overrides(options.hw, options.model, options.tp, request.overrides);
+  }
   request.looping = *parse_looping_mode(options.looping);
   if (request.looping == LoopingMode::kAuto) {
     throw InputError("--looping: serving takes on or off (auto compares two runs)");
@@ -143,6 +150,10 @@ Action add_serving_command(CLI::App& app) {
       ->required();
   cmd->add_option("--set", options->sets,
                   "Override a config value: hw.<path>=<value> or model.<field>=<value>");
+  cmd->add_option("--tp", options->tp,
+                  "Tensor parallelism over N GPUs of the --hw kind (see 'dfsim run --help'; "
+                  "default: the config's sockets)")
+      ->each([options](const std::string&) { options->tp_given = true; });
   cmd->add_option("--requests", options->requests, "Synthetic requests (default 100)")
       ->check(CLI::Range(1, 10000000));
   cmd->add_option("--isl", options->isl, "Mean prompt length, tokens (default 128)")

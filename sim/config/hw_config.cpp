@@ -46,7 +46,8 @@ std::map<Dtype, double> parse_dequant(ConfigReader reader) {
   return slots;
 }
 
-// Multi-socket machines need a link; one socket needs none.
+// Multi-socket machines need a link; one socket needs none. A single-GPU config may carry the
+// link of the system it ships in (an NVLink baseboard, PCIe), which `--tp N` (sockets: N) uses.
 int parse_sockets(ConfigReader& root, LinkSpec& link) {
   int sockets = static_cast<int>(root.integer_or("sockets", 1, 1, 4096));
   if (auto reader = root.optional_child("link")) {
@@ -54,6 +55,10 @@ int parse_sockets(ConfigReader& root, LinkSpec& link) {
   } else if (sockets > 1) {
     root.fail("link", "a machine with " + std::to_string(sockets) +
                           " sockets needs a link section (bandwidth, latency)");
+  }
+  if (link.max_sockets > 0 && sockets > link.max_sockets) {
+    root.fail("sockets", "exceeds the " + std::to_string(link.max_sockets) +
+                             " sockets the system's link joins (link.max_sockets)");
   }
   return sockets;
 }

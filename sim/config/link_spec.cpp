@@ -13,6 +13,7 @@ LinkSpec parse_link(ConfigReader reader) {
                     : choice == "tree"    ? CollectiveChoice::kTree
                     : choice == "oneshot" ? CollectiveChoice::kOneShot
                                           : CollectiveChoice::kAuto;
+  link.max_sockets = static_cast<int>(reader.integer_or("max_sockets", 0, 1, 4096));
   reader.finish();
   return link;
 }

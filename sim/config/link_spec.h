@@ -17,10 +17,13 @@ struct LinkSpec {
   // bandwidth / ports. 1 when every peer is reachable at the full bandwidth (a switch).
   int ports = 1;
   CollectiveChoice collective = CollectiveChoice::kAuto;
+  // The most sockets the system this link belongs to joins (an HGX baseboard: 8 GPUs); 0 when the
+  // config does not say. `sockets` and `--tp` may not exceed it.
+  int max_sockets = 0;
 };
 
-// Reads a link section: bandwidth, latency, and optionally ports (default 1) and collective
-// (default auto).
+// Reads a link section: bandwidth, latency, and optionally ports (default 1), collective
+// (default auto) and max_sockets (default: not stated).
 LinkSpec parse_link(ConfigReader reader);
 
 }  // namespace dfsim
