@@ -53,7 +53,7 @@ double rank_weight_bytes(std::int64_t n) {
 
 }  // namespace
 
-TEST_CASE("--tp N on h100-sxm runs N GPUs, each reading 1/N of the sharded weights", "[tp]") {
+TEST_CASE("tp N on h100-sxm runs N GPUs, each reading 1/N of the sharded weights", "[tp]") {
   // Hand values of rank_weight_bytes (the formula's terms, multiplied out):
   // N=1: 32 x 218,112,000 + 4,096 + 525,336,576 = 7,504,924,672 params -> 15,009,857,536 B.
   // N=2: 32 x 109,060,096 + 4,096 + 64,128 x 4,096 = 3,752,595,456 -> 7,505,199,104 B.
@@ -96,7 +96,7 @@ TEST_CASE("h100-sxm --tp 8 is dgx-h100", "[tp]") {
   CHECK(dgx2.time_s == sxm2.time_s);
 }
 
-TEST_CASE("--tp checks the system's size and the model's heads", "[tp]") {
+TEST_CASE("tp checks the system's size and the model's heads", "[tp]") {
   const dfsim::HwConfig h100 = dfsim::load_hw_config("h100-sxm", {});
   const dfsim::ModelSpec llama = dfsim::load_model_spec("llama3.1-8b", {});
   CHECK_NOTHROW(dfsim::check_tensor_parallel(h100, llama, 8));
