@@ -60,7 +60,7 @@ TEST_CASE("gh200 is h100-sxm with 96 GB of HBM3 at 4 TB/s", "[configs]") {
   CHECK(gh200.clock == h100.clock);
   CHECK(gh200.tensor_rate == h100.tensor_rate);
   CHECK(gh200.link.bandwidth == h100.link.bandwidth);
-  CHECK(gh200.link.max_sockets == 256);
+  CHECK(gh200.link.max_sockets == 8);  // one first-tier NVLink Switch group
 }
 
 TEST_CASE("gh200 decodes faster than h100-sxm by at most the bandwidth ratio", "[configs]") {

@@ -110,9 +110,9 @@ TEST_CASE("tp checks the system's size and the model's heads", "[tp]") {
         }).rfind("--tp 16: h100-sxm's system joins at most 8 GPUs (link.max_sockets in ", 0) == 0);
   CHECK(message_of<InputError>([&] { dfsim::check_tensor_parallel(h100, llama, 0); }) ==
         "--tp 0: the GPU count must lie in [1, 4096]");
-  // 16 and 32 GPUs of a 256-GPU NVLink domain (gh200): 32 heads split; the 8 kv heads are
-  // replicated, 2 or 4 copies each (16 % 8 = 32 % 8 = 0).
-  const dfsim::HwConfig gh200 = dfsim::load_hw_config("gh200", {});
+  // 16 and 32 GPUs of a larger NVLink domain (a gh200 whose link joins 256): 32 heads split; the
+  // 8 kv heads are replicated, 2 or 4 copies each (16 % 8 = 32 % 8 = 0).
+  const dfsim::HwConfig gh200 = dfsim::load_hw_config("gh200", {{"hw.link.max_sockets", "256"}});
   CHECK_NOTHROW(dfsim::check_tensor_parallel(gh200, llama, 16));
   CHECK_NOTHROW(dfsim::check_tensor_parallel(gh200, llama, 32));
   // 24 heads and 6 kv heads on 4 GPUs: 24 % 4 = 0, but 6 % 4 = 2 and 4 % 6 = 4.
