@@ -190,7 +190,9 @@ constexpr int kMarlinStagesInFlight = 4 - 1;
 // 256 B scale row and a 256 B zero row: 6688 B. ASSUMPTION: the epilogue's storage is at most
 // 16 KiB (a 128 x 16 bf16 output tile is 4 KiB), so (232448 - 16384) / 6688 = 32 stages. The TMA
 // producer warp refills a stage as soon as the consumers release it: a memory-bound CTA has all
-// stages but the one being consumed in flight, 31 x 128 x 64 weights.
+// stages but the one being consumed in flight, 31 x 128 x 64 weights. (From 17 to 64 rows the
+// heuristic takes 128 x 32 / 128 x 64 tiles: larger activation tiles, fewer stages (24 at
+// 128 x 32), still several times what saturates HBM; the 16-row figure is kept for all.)
 constexpr std::int64_t kMacheteTileN = 128;
 constexpr std::int64_t kMacheteTileK = 64;
 constexpr int kMacheteStagesInFlight = 32 - 1;
