@@ -445,8 +445,9 @@ TEST_CASE("gpt-fast's int4 decode GEMVs take tinygemm's grid, residency and byte
 }
 
 TEST_CASE("A serving stack keeps int4 GEMVs whole-SM and gate/up merged", "[mapper][dtype]") {
-  const GpuSpec gpu = h100();  // no stack key: serving
+  GpuSpec gpu = h100();  // no stack key: serving
   REQUIRE(gpu.stack == dfsim::GpuStack::kServing);
+  gpu.int4_kernel = dfsim::Int4Kernel::kGeneric;
   const ModelSpec model = dfsim::load_model_spec(
       "llama2-7b", {{"model.weight_dtype", "int4"}, {"model.weight_group_size", "32"}});
   const Program program =
@@ -456,6 +457,59 @@ TEST_CASE("A serving stack keeps int4 GEMVs whole-SM and gate/up merged", "[mapp
   CHECK(qkv.tiles == 132);
   CHECK(qkv.inflight_bytes_per_unit == 0.0);
   CHECK(kernel_named(program, "layer0.gate_up_proj").ops.size() == 2);
+}
+
+TEST_CASE("A serving stack's int4 GEMVs run as Marlin or Machete with their bytes in flight",
+          "[mapper][dtype]") {
+  // The shipped choice: vLLM's Marlin on A100, Machete on H100 (compute capability 9.0).
+  const dfsim::HwConfig a100 = dfsim::load_hw_config("a100-80gb", {});
+  REQUIRE(a100.gpu() != nullptr);
+  CHECK(a100.gpu()->int4_kernel == dfsim::Int4Kernel::kMarlin);
+  CHECK(h100().int4_kernel == dfsim::Int4Kernel::kMachete);
+  CHECK(dfsim::load_hw_config("h200", {}).gpu()->int4_kernel == dfsim::Int4Kernel::kMachete);
+  CHECK(dfsim::load_hw_config("h100-sxm", {{"hw.int4_kernel", "generic"}}).gpu()->int4_kernel ==
+        dfsim::Int4Kernel::kGeneric);
+  CHECK_THROWS_WITH(
+      dfsim::load_hw_config("h100-sxm", {{"hw.int4_kernel", "exllama"}}),
+      "--set hw.int4_kernel=exllama: int4_kernel: expected one of generic, marlin, machete, got "
+      "'exllama'");
+
+  const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "int4"}});
+  const WorkloadGraph decode = dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false});
+  const Program marlin = dfsim::map_to_gpu(decode, *a100.gpu());
+  // Group 128 (the int4 default): 0.5 + 4 / 128 = 0.53125 B per weight. Marlin keeps 3 of its 4
+  // stages of 128 x 128 weights in flight: 3 x 16384 x 0.53125 = 26,112 B per SM.
+  const Kernel& qkv = kernel_named(marlin, "layer0.qkv_proj");
+  CHECK(qkv.inflight_bytes_per_unit == Approx(26112.0));
+  // One persistent CTA per SM: 4096 / 128 x 12288 / 128 = 3072 tiles >= 108 SMs -> 108.
+  CHECK(qkv.tiles == 108);
+  CHECK(qkv.tiles_per_unit == 1);
+  CHECK_FALSE(qkv.loads_wait_for_math);  // cp.async stages: the next loads overlap the math
+  // gate/up stay one kernel (merged weights, as vLLM loads them); the LM head stays bf16.
+  CHECK(kernel_named(marlin, "layer0.gate_up_proj").ops.size() == 2);
+  CHECK(kernel_named(marlin, "lm_head").inflight_bytes_per_unit == 0.0);
+  // Dequantization as before: 4096 x 12288 weights x 1.4 slots (a100 dequant.int4), one pass.
+  CHECK(qkv.dequant_slots == Approx(4096.0 * 12288 * 1.4));
+
+  // Machete keeps 31 of its 32 stages of 128 x 64 weights in flight: 31 x 8192 x 0.53125
+  // = 134,912 B per SM; 4096 / 64 x 12288 / 128 = 6144 tiles -> 132 SMs.
+  const Program machete = dfsim::map_to_gpu(decode, h100());
+  const Kernel& h_qkv = kernel_named(machete, "layer0.qkv_proj");
+  CHECK(h_qkv.inflight_bytes_per_unit == Approx(134912.0));
+  CHECK(h_qkv.tiles == 132);
+
+  // Fewer tiles than SMs: tiny-llama (hidden 64, 4 heads of 16, 2 KV heads) has q 64 x 64,
+  // k and v 64 x 32: one 128 x 128 tile each, 3 tiles, so 3 SMs stream.
+  const ModelSpec tiny = dfsim::load_model_spec("tiny-llama", {{"model.weight_dtype", "int4"}});
+  const Kernel& tiny_qkv = kernel_named(
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(tiny, StepShape{1, 1, 7, false}), *a100.gpu()),
+      "layer0.qkv_proj");
+  CHECK(tiny_qkv.tiles == 3);
+
+  // Prefill (300 rows) is a tiled GEMM: no int4 GEMV kernel of its own.
+  const Program prefill =
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(model, StepShape{1, 300, 0, true}), h100());
+  CHECK(kernel_named(prefill, "layer0.qkv_proj").inflight_bytes_per_unit == 0.0);
 }
 
 TEST_CASE("gpt-fast's decode attention is three Inductor reductions", "[mapper]") {

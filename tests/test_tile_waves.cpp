@@ -10,6 +10,9 @@
 #include "models/simulate.h"
 #include "sim/config/catalog.h"
 #include "sim/engine/isolated_run.h"
+#include "sim/mapping/gpu_mapper.h"
+#include "sim/mapping/mapper.h"
+#include "sim/workload/workload_graph.h"
 
 using dfsim::Kernel;
 using dfsim::WaveUnits;
@@ -129,4 +132,101 @@ TEST_CASE("tile waves: a kernel whose loads wait for its math pays latency plus 
   CHECK(times[0].get<double>() == Approx(121.9837e-6).epsilon(1e-5));
   // Pipelined: the loads (22.128 us at the 1.52854e12 cap) hide under the 100 us of math.
   CHECK(times[1].get<double>() == Approx(100e-6).epsilon(1e-4));
+}
+
+TEST_CASE(
+    "tile waves: a Marlin int4 GEMV streams at the stream rate where the generic one is capped",
+    "[model][dtype]") {
+  // a100-80gb's figures, pinned: 108 SMs, 2.039 TB/s x 0.83 = 1.69237e12 B/s streaming, 983 ns
+  // under load, 13.5 KiB (13824 B) in flight per SM by default.
+  dfsim::HwConfig hw = dfsim::load_hw_config("a100-80gb", {});
+  dfsim::GpuSpec& gpu = std::get<dfsim::GpuSpec>(hw.spec);
+  gpu.sm_count = 108;
+  gpu.hbm.bandwidth = 2.039e12;
+  gpu.hbm.achievable_fraction = 0.83;
+  gpu.hbm.latency = 983e-9;
+  gpu.inflight_bytes_per_sm = 13824;
+  REQUIRE(gpu.int4_kernel == dfsim::Int4Kernel::kMarlin);
+  const dfsim::ModelSpec model =
+      dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "int4"}});
+  const dfsim::Program mapped =
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(model, dfsim::StepShape{1, 1, 127, false}), gpu);
+  Kernel marlin;
+  for (const Kernel& kernel : mapped.kernels) {
+    if (kernel.name == "layer0.qkv_proj") marlin = kernel;
+  }
+  // q/k/v: 4096 x 12288 int4 weights at 0.53125 B (26,738,688 B), the 4096-element bf16 input
+  // (8192 B) and the 12288 bf16 outputs (24,576 B): 26,771,456 B.
+  REQUIRE(marlin.dram_bytes() == Approx(26771456.0));
+  REQUIRE(marlin.inflight_bytes_per_unit == Approx(26112.0));  // 3 stages x 128 x 128 x 0.53125
+  Kernel generic = marlin;
+  generic.name = "generic";
+  generic.inflight_bytes_per_unit = 0;  // the machine's 13.5 KiB
+  std::vector<dfsim::Program> steps(1);
+  steps[0].kernels = {marlin, generic};
+  const nlohmann::json times = dfsim::run_in_child([&] {
+    dfsim::SimulationTrace trace = dfsim::simulate(hw, steps);
+    nlohmann::json out = nlohmann::json::array();
+    for (const dfsim::KernelRecord& record : trace.kernels)
+      out.push_back(record.end - record.start);
+    return out;
+  });
+  REQUIRE(times.size() == 2);
+  // Marlin: 108 x 26112 B / 983 ns = 2.86886e12 B/s of Little's-law cap, above the stream rate,
+  // so the bytes stream after one latency: 983 ns + 26771456 / 1.69237e12 (15.8189 us)
+  // = 16.8019 us. (Its 7.23 us of dequantization, 70.5 M slots at 9.75e12/s, hide under it.)
+  CHECK(times[0].get<double>() == Approx(16.8019e-6).epsilon(1e-4));
+  // Generic: 108 x 13824 = 1,492,992 B in flight, cap 1.492992e6 / 983 ns = 1.518812e12 B/s:
+  // 983 ns + 1492992 / 1.69237e12 (0.8822 us) + 25278464 / 1.518812e12 (16.6436 us)
+  // = 18.5088 us, 10 % longer.
+  CHECK(times[1].get<double>() == Approx(18.5088e-6).epsilon(1e-4));
+}
+
+TEST_CASE("tile waves: a Machete int4 GEMV has every SM's share in flight and streams on H200",
+          "[model][dtype]") {
+  // h200's figures, pinned: 132 SMs, 4.8 TB/s x 0.86 = 4.128e12 B/s streaming, 785 ns under
+  // load, 13.5 KiB (13824 B) in flight per SM by default.
+  dfsim::HwConfig hw = dfsim::load_hw_config("h200", {});
+  dfsim::GpuSpec& gpu = std::get<dfsim::GpuSpec>(hw.spec);
+  gpu.sm_count = 132;
+  gpu.hbm.bandwidth = 4.8e12;
+  gpu.hbm.achievable_fraction = 0.86;
+  gpu.hbm.latency = 785e-9;
+  gpu.inflight_bytes_per_sm = 13824;
+  REQUIRE(gpu.int4_kernel == dfsim::Int4Kernel::kMachete);
+  const dfsim::ModelSpec model =
+      dfsim::load_model_spec("llama3.1-8b", {{"model.weight_dtype", "int4"}});
+  const dfsim::Program mapped =
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(model, dfsim::StepShape{1, 1, 127, false}), gpu);
+  Kernel machete;
+  for (const Kernel& kernel : mapped.kernels) {
+    if (kernel.name == "layer0.qkv_proj") machete = kernel;
+  }
+  // q/k/v: 4096 x (4096 + 1024 + 1024) int4 weights at 0.53125 B (13,369,344 B), the bf16 input
+  // (8192 B) and 6144 bf16 outputs (12,288 B): 13,389,824 B over 132 SMs (64 x 48 = 3072 tiles).
+  REQUIRE(machete.dram_bytes() == Approx(13389824.0));
+  REQUIRE(machete.tiles == 132);
+  REQUIRE(machete.inflight_bytes_per_unit == Approx(134912.0));  // 31 x 128 x 64 x 0.53125
+  Kernel generic = machete;
+  generic.name = "generic";
+  generic.inflight_bytes_per_unit = 0;  // the machine's 13.5 KiB
+  std::vector<dfsim::Program> steps(1);
+  steps[0].kernels = {machete, generic};
+  const nlohmann::json times = dfsim::run_in_child([&] {
+    dfsim::SimulationTrace trace = dfsim::simulate(hw, steps);
+    nlohmann::json out = nlohmann::json::array();
+    for (const dfsim::KernelRecord& record : trace.kernels)
+      out.push_back(record.end - record.start);
+    return out;
+  });
+  REQUIRE(times.size() == 2);
+  // Machete: an SM's share (13389824 / 132 = 101,438 B) is below its 134,912 B of stages, so all
+  // of it is in flight at once: cap 13389824 / 785 ns = 1.7057e13 B/s, above streaming:
+  // 785 ns + 13389824 / 4.128e12 (3.24366 us) = 4.02866 us. (Its 2.07 us of dequantization,
+  // 69.2 M slots at 33.45e12/s, hide under it.)
+  CHECK(times[0].get<double>() == Approx(4.02866e-6).epsilon(1e-4));
+  // Generic: 132 x 13824 = 1,824,768 B in flight, cap 1824768 / 785 ns = 2.324545e12 B/s:
+  // 785 ns + 1824768 / 4.128e12 (0.44205 us) + 11565056 / 2.324545e12 (4.97519 us)
+  // = 6.20223 us, 54 % longer.
+  CHECK(times[1].get<double>() == Approx(6.20223e-6).epsilon(1e-4));
 }

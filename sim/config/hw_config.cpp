@@ -94,6 +94,11 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.stack = root.choice_or("stack", {"serving", "gpt-fast"}, "serving") == "gpt-fast"
                   ? GpuStack::kGptFast
                   : GpuStack::kServing;
+  const std::string int4 =
+      root.choice_or("int4_kernel", {"generic", "marlin", "machete"}, "generic");
+  gpu.int4_kernel = int4 == "marlin"    ? Int4Kernel::kMarlin
+                    : int4 == "machete" ? Int4Kernel::kMachete
+                                        : Int4Kernel::kGeneric;
   if (auto power = root.optional_child("power")) {
     gpu.power = parse_power(*power);
     if (gpu.power.min_clock > gpu.clock) power->fail("min_clock", "is above the clock");

@@ -43,6 +43,12 @@ struct LaunchSpec {
 // matmuls and for attention, tinygemm for int4).
 enum class GpuStack { kServing, kGptFast };
 
+// The int4 weight-only matmul kernel a serving stack launches for decode GEMVs
+// (sim/mapping/gpu_mapper.cpp): `generic` (a whole-SM GEMV with the family's bytes in flight),
+// Marlin (vLLM's gptq_marlin / awq_marlin, Ampere and later) or Machete (vLLM's CUTLASS kernel
+// for Hopper). The gpt-fast stack always runs tinygemm (aten _weight_int4pack_mm).
+enum class Int4Kernel { kGeneric, kMarlin, kMachete };
+
 struct GpuSpec {
   double clock = 0;                     // Hz, the clock cycles are reported in
   int sm_count = 0;                     // streaming multiprocessors
@@ -59,6 +65,7 @@ struct GpuSpec {
   int sockets = 1;  // GPUs joined by `link` (tensor parallelism)
   LinkSpec link;
   GpuStack stack = GpuStack::kServing;
+  Int4Kernel int4_kernel = Int4Kernel::kGeneric;  // the serving stack's int4 GEMV
   PowerSpec power;  // board power limit and clock model; not modelled without a power section
 
   // Dequantization slots per second, whole chip: one FP32 FMA (2 FLOPs of vector_rate) each.

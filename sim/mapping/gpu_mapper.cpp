@@ -120,8 +120,8 @@ void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel
 
 // gpt-fast's weight-only int4 GEMVs: its WeightOnlyInt4Linear calls
 // torch.ops.aten._weight_int4pack_mm, "tinygemm" (pytorch aten/src/ATen/native/cuda/int4mm.cu).
-// Its launch configuration, not a whole-SM GEMV (serving stacks' int4 kernels, Marlin-like,
-// keep the whole-SM GEMV):
+// Its launch configuration, not a whole-SM GEMV (serving stacks' int4 kernels: Marlin and
+// Machete below):
 // - _weight_int4pack_mm_cuda launches HANDLE_Q_GROUP(8, 8, ...): 8 warps per CTA, 8 k-tiles
 //   (16 k each) per warp iteration, one CTA per 8 output columns (kNTileSize) and 16 rows
 //   (kMTileSize) spanning the whole k: grid (1, n / 8, ceil(m / 16)).
@@ -158,6 +158,65 @@ void tile_tinygemm(const WorkloadGraph& graph, Kernel& kernel) {
   // The k loop has no prefetch: a warp's next loads wait for the dequantization and mma of the
   // iteration it holds, so each window's round trip is the latency plus that math.
   kernel.loads_wait_for_math = true;
+}
+
+// A serving stack's int4 GEMVs (stack: serving, hw.int4_kernel). Both kernels below are
+// persistent (one CTA per SM walks a stripe of output tiles across k) and keep their weight
+// loads asynchronous to the dequantization and the mma, so a window's round trip is the latency
+// alone; what differs from the generic GEMV is the bytes each SM keeps in flight.
+//
+// Marlin (IST-DASLab/marlin marlin/marlin_cuda_kernel.cu; vLLM's gptq_marlin / awq_marlin,
+// csrc/quantization/gptq_marlin): grid = the SM count, 256 threads; for m <= 16 a CTA tile of
+// thread_k = 128 x thread_n = 128 weights (m > 16: 64 x 256, the same 8 KiB of int4 per stage);
+// STAGES = 4 cp.async stages in shared memory. start_pipes() issues stages - 1 fetches, and the
+// main loop issues the next stage's fetch just before waiting for the oldest
+// (cp_async_wait<stages - 2>), so a memory-bound CTA has stages - 1 = 3 stages of weights (and
+// their group scales) outstanding: 3 x 128 x 128 weights. The weights are loaded with an
+// L2::evict_first policy (read once, never kept in L2); the activations (a [m, 128] slice per
+// stage) are L2 hits. Dequantization: per 32-bit word of 8 nibbles 4 LOP3 + 3 shifts and 4
+// bf16x2 FMAs (the magic-number conversion), plus 4 bf16x2 multiplies by the group scale: the
+// same issue slots as the hw config's dequant.int4, overlapped with the loads.
+constexpr std::int64_t kMarlinThreadK = 128;
+constexpr std::int64_t kMarlinThreadN = 128;
+constexpr int kMarlinStagesInFlight = 4 - 1;
+
+// Machete (vLLM csrc/quantization/machete, CUTLASS 3 sm90 warp-specialized mixed-input
+// mainloop, TMA loads, StreamK persistent scheduler): generate.py's heuristic for M = 1-16 picks
+// tile_shape_mn = (128, 16) (128 weight rows x 16 tokens; (256, 16) when N >= 26624) with a
+// k tile of 128 x 8 / 16 bits = 64. Its stage count is as many stages as fit in shared memory
+// (compute_stage_count_or_override_single_affine_transformed_input with StageCountAutoCarveout:
+// (232448 B - the epilogue's storage) / (the stage's A + B tiles + one scale and one zero row +
+// 32 B of barrier)); per stage 128 x 64 int4 (4096 B), 16 x 64 bf16 activations (2048 B), a
+// 256 B scale row and a 256 B zero row: 6688 B. ASSUMPTION: the epilogue's storage is at most
+// 16 KiB (a 128 x 16 bf16 output tile is 4 KiB), so (232448 - 16384) / 6688 = 32 stages. The TMA
+// producer warp refills a stage as soon as the consumers release it: a memory-bound CTA has all
+// stages but the one being consumed in flight, 31 x 128 x 64 weights. (From 17 to 64 rows the
+// heuristic takes 128 x 32 / 128 x 64 tiles: larger activation tiles, fewer stages (24 at
+// 128 x 32), still several times what saturates HBM; the 16-row figure is kept for all.)
+constexpr std::int64_t kMacheteTileN = 128;
+constexpr std::int64_t kMacheteTileK = 64;
+constexpr int kMacheteStagesInFlight = 32 - 1;
+
+// Output tiles of `tile_k` x `tile_n` weights over the kernel's matmuls, and the stored bytes
+// per weight (scales included).
+void tile_persistent_int4(const WorkloadGraph& graph, int units, std::int64_t tile_k,
+                          std::int64_t tile_n, int stages_in_flight, Kernel& kernel) {
+  std::int64_t tiles = 0;
+  double weight_bytes = 0;
+  double weights = 0;
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    tiles += ceil_div(op.k, tile_k) * ceil_div(op.n, tile_n);
+    weight_bytes += op.weight_bytes;
+    weights += op.weight_elements;
+  }
+  // One persistent CTA per SM; the striped partition spreads the k x n tiles evenly, so every
+  // SM streams an equal share (fewer SMs only when there are fewer tiles than SMs).
+  kernel.tiles = std::max<std::int64_t>(1, std::min<std::int64_t>(units, tiles));
+  kernel.tiles_per_unit = 1;
+  kernel.inflight_bytes_per_unit =
+      stages_in_flight * static_cast<double>(tile_k * tile_n) * weight_bytes / weights;
+  kernel.loads_wait_for_math = false;
 }
 
 bool is_int4_gemv(const WorkloadGraph& graph, const Kernel& kernel) {
@@ -299,7 +358,17 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
         first.kind == OpKind::kExpertMatMul) {
       count_dequantization(graph, gpu, kernel);
     }
-    if (gpu.stack != GpuStack::kGptFast) continue;
+    if (gpu.stack != GpuStack::kGptFast) {
+      if (!is_int4_gemv(graph, kernel)) continue;
+      if (gpu.int4_kernel == Int4Kernel::kMarlin) {
+        tile_persistent_int4(graph, gpu.sm_count, kMarlinThreadK, kMarlinThreadN,
+                             kMarlinStagesInFlight, kernel);
+      } else if (gpu.int4_kernel == Int4Kernel::kMachete) {
+        tile_persistent_int4(graph, gpu.sm_count, kMacheteTileK, kMacheteTileN,
+                             kMacheteStagesInFlight, kernel);
+      }
+      continue;
+    }
     if (is_int4_gemv(graph, kernel)) tile_tinygemm(graph, kernel);
     if (is_gpt_fast_decode_attention(first)) tile_attention_reduction(graph, kernel);
   }
