@@ -360,6 +360,29 @@ TEST_CASE("dfsim validate runs serving rows through dfsim serving with trtllm-be
   CHECK_FALSE(file["serving"].contains("mean_ttft_s"));
 }
 
+TEST_CASE("dfsim validate lists serving rows it cannot run, with the reason",
+          "[validate][serving]") {
+  TempDir dir;
+  dir.write("serving.csv",
+            kServingHeader +
+                "no-such-gpu,llama3.1-8b,fp8,fp8,1,10,128,128,inf,output_tokens_per_second,1,"
+                "tok/s,t,\n"
+                "h100-sxm,no-such-model,bf16,bf16,1,10,128,128,inf,output_tokens_per_second,1,"
+                "tok/s,t,\n"
+                "sn40l,llama3.1-8b,bf16,bf16,1,10,128,128,inf,output_tokens_per_second,1,tok/s,t,"
+                "\n");
+  Outcome outcome = run_dfsim(dir, "validate serving.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json file = json::parse(outcome.out)["files"].at(0);
+  CHECK(file["simulated"] == 0);
+  CHECK(file["not_simulated"] == 3);
+  CHECK(file["rows"][0]["reason"] == "no hardware config 'no-such-gpu'");
+  CHECK(file["rows"][1]["reason"] == "no workload 'no-such-model'");
+  CHECK(file["rows"][2]["reason"] == "serving rows are TensorRT-LLM's: the hardware must be a GPU");
+  CHECK(file["serving"].empty());
+}
+
 TEST_CASE("trtllm-bench's engine settings by hand", "[validate][serving]") {
   // Llama 3.1 8B in fp8 on an H100 (81559 MiB), 128 + 2048: KV memory 0.95 x (79.648 GiB -
   // 8.030 GB) = 68.036 over 64 KiB per token = 1,114,708 tokens, 512.27 requests of 2176: batch

@@ -481,13 +481,19 @@ std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRo
                                     row.serving->tp);
       ServingRowPlan plan;
       try {
+        // A config that is not there: the same reason as for the other rows.
+        plan.reason = "no hardware config '" + row.hw + "'";
+        locate_config(ConfigKind::kHardware, row.hw);
+        plan.reason = "no workload '" + row.model + "'";
+        locate_config(ConfigKind::kWorkload, row.model);
+        plan.reason.clear();
         const std::optional<std::int64_t> requests =
             serving_requests
                 ? std::optional<std::int64_t>(std::min(*serving_requests, row.serving->requests))
                 : std::nullopt;
         plan = plan_serving_row(planned, requests);
       } catch (const InputError& error) {
-        plan.reason = error.what();
+        if (plan.reason.empty()) plan.reason = error.what();
       }
       if (!plan.request) {
         result.reason = plan.reason;
