@@ -375,19 +375,34 @@ TEST_CASE("fp8 weights are converted under torch.compile, native under a serving
   gpu.dequant_slots[dfsim::Dtype::kFp8] = 16.0;
   const ModelSpec model = dfsim::load_model_spec("llama2-7b", {{"model.weight_dtype", "fp8"}});
   const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{1, 1, 127, false});
-  // Serving stacks (vLLM, TensorRT-LLM) run fp8 x fp8 on the FP8 tensor cores: nothing to do.
+  // Serving stacks (vLLM, TensorRT-LLM) run fp8 x fp8 on the FP8 tensor cores: nothing to do,
+  // and the matmul runs at the FP8 tensor rate (compute dtype fp8); the norms do not.
   gpu.stack = dfsim::GpuStack::kServing;
   CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots == 0.0);
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").compute_dtype ==
+        dfsim::Dtype::kFp8);
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.attn_norm").compute_dtype ==
+        dfsim::Dtype::kFp16);
+  // A 300-token prefill GEMM reads fp8 activation stripes: each of ceil(300 / 128) x
+  // ceil(12288 / 128) = 288 tiles reads 128 x 4096 activations and 4096 x 128 weights of 1 byte.
+  const WorkloadGraph prefill = dfsim::build_decoder_graph(model, StepShape{1, 300, 0, true});
+  const dfsim::Kernel& gemm = kernel_named(dfsim::map_to_gpu(prefill, gpu), "layer0.qkv_proj");
+  CHECK(gemm.compute_dtype == dfsim::Dtype::kFp8);
+  CHECK(gemm.onchip_bytes == 288.0 * 128 * 4096 * 2);
   // Weight-only under torch.compile (torchao float8wo): qkv_proj's 4096 x 12288 = 50,331,648
-  // weights x 16 = 805,306,368 slots, once (a GEMV).
+  // weights x 16 = 805,306,368 slots, once (a GEMV), and the fp16 tensor rate.
   gpu.stack = dfsim::GpuStack::kGptFast;
   CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots ==
         805'306'368.0);
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").compute_dtype ==
+        dfsim::Dtype::kFp16);
   // A GPU without FP8 tensor cores converts under any stack.
   gpu.stack = dfsim::GpuStack::kServing;
   gpu.tensor_rate.erase(dfsim::Dtype::kFp8);
   CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").dequant_slots ==
         805'306'368.0);
+  CHECK(kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.qkv_proj").compute_dtype ==
+        dfsim::Dtype::kFp16);
 }
 
 TEST_CASE("One dequantization mechanism: passes over the weights follow the kernel's tiling",

@@ -17,6 +17,8 @@
 
 #include "sim/common/error.h"
 #include "sim/engine/run_request.h"
+#include "sim/engine/serving_row.h"
+#include "sim/engine/serving_run.h"
 #include "sim/engine/worker_pool.h"
 #include "sim/report/report.h"
 
@@ -283,8 +285,7 @@ CalibrationRow parse_row(const std::string& path, const std::map<std::string, st
   return row;
 }
 
-// A serving.csv row: checked like the others, so that bad input fails now and not when serving
-// is simulated.
+// A serving.csv row: checked like the others, so that bad input fails before anything runs.
 CalibrationRow parse_serving_row(const std::string& path,
                                  const std::map<std::string, std::size_t>& index,
                                  const std::vector<Field>& fields) {
@@ -302,6 +303,8 @@ CalibrationRow parse_serving_row(const std::string& path,
   CalibrationRow::Serving serving;
   row.hw = get("hw").text;
   row.model = get("model").text;
+  row.hws = {row.hw};
+  row.models = {row.model};
   row.weight_dtype = get("weight_dtype").text;
   serving.kv_dtype = get("kv_dtype").text;
   for (const char* key : {"weight_dtype", "kv_dtype"}) {
@@ -422,7 +425,19 @@ struct Job {
   std::size_t member = 0;
   bool looping_on = false;  // looping_speedup: the run with looping
   RunRequest request;
+  // A serving row's run instead (sim/engine/serving_row.h); rows with the same load and settings
+  // (the online rows' three metrics) share one.
+  std::optional<ServingRunRequest> serving;
+  std::vector<std::size_t> serving_rows;  // the rows whose metric this run gives
 };
+
+// What a serving run gives the rows that share it: every metric a serving row may name.
+nlohmann::json serving_reply(const ServingRunRequest& request) {
+  const ServingRun run = run_serving_simulation(request);
+  nlohmann::json metrics;
+  for (const std::string& metric : serving_metrics()) metrics[metric] = serving_metric(metric, run);
+  return metrics;
+}
 
 // What a row's metric is in a run (looping_speedup: in its pair of runs).
 double metric_value(const CalibrationRow& row, const RunStats& stats, const RunStats* looped) {
@@ -449,20 +464,54 @@ std::string failure(const WorkerOutcome& outcome) {
 }  // namespace
 
 std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRow>& rows,
-                                                 const std::vector<Override>& extra, int workers) {
+                                                 const std::vector<Override>& extra, int workers,
+                                                 std::optional<std::int64_t> serving_requests) {
   std::vector<RowResult> results(rows.size());
   std::vector<Job> jobs;
+  std::map<std::string, std::size_t> serving_job;  // a serving run's settings -> its job
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const CalibrationRow& row = rows[r];
     RowResult& result = results[r];
     result.row = row;
     if (row.serving) {
+      CalibrationRow planned = row;
+      for (const Override& item : extra) planned.overrides.push_back(item);
       result.settings = fmt::format("serving: {} requests of {} + {} tokens at {} requests/s, TP{}",
                                     row.serving->requests, row.prompt, row.gen, row.serving->rate,
                                     row.serving->tp);
-      result.reason =
-          "a serving row (a server under a request load); dfsim does not simulate "
-          "serving yet (issue 16)";
+      ServingRowPlan plan;
+      try {
+        // A config that is not there: the same reason as for the other rows.
+        plan.reason = "no hardware config '" + row.hw + "'";
+        locate_config(ConfigKind::kHardware, row.hw);
+        plan.reason = "no workload '" + row.model + "'";
+        locate_config(ConfigKind::kWorkload, row.model);
+        plan.reason.clear();
+        const std::optional<std::int64_t> requests =
+            serving_requests
+                ? std::optional<std::int64_t>(std::min(*serving_requests, row.serving->requests))
+                : std::nullopt;
+        plan = plan_serving_row(planned, requests);
+      } catch (const InputError& error) {
+        if (plan.reason.empty()) plan.reason = error.what();
+      }
+      if (!plan.request) {
+        result.reason = plan.reason;
+        continue;
+      }
+      result.settings = plan.settings;
+      for (const Override& item : extra) {
+        result.settings += fmt::format(", {}={}", item.key, item.value);
+      }
+      const std::string key = row.hws.front() + "|" + row.models.front() + "|" + result.settings;
+      auto [it, added] = serving_job.emplace(key, jobs.size());
+      if (added) {
+        Job job;
+        job.row = r;
+        job.serving = std::move(plan.request);
+        jobs.push_back(std::move(job));
+      }
+      jobs[it->second].serving_rows.push_back(r);
       continue;
     }
     RunRequest request;
@@ -511,11 +560,11 @@ std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRo
         request.model = model;
         if (row.metric == "looping_speedup") {
           request.looping = LoopingMode::kOff;
-          jobs.push_back({r, member, false, request});
+          jobs.push_back({r, member, false, request, std::nullopt, {}});
           request.looping = LoopingMode::kOn;
-          jobs.push_back({r, member, true, request});
+          jobs.push_back({r, member, true, request, std::nullopt, {}});
         } else {
-          jobs.push_back({r, member, false, request});
+          jobs.push_back({r, member, false, request, std::nullopt, {}});
         }
       }
     }
@@ -523,6 +572,7 @@ std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRo
 
   // Each job's stats, or why there are none.
   std::vector<std::optional<RunStats>> stats(jobs.size());
+  std::vector<nlohmann::json> serving(jobs.size());
   std::vector<std::string> errors(jobs.size());
   WorkerPoolOptions pool;
   pool.workers = std::max(1, workers);
@@ -531,7 +581,11 @@ std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRo
       [&](std::size_t j) {
         nlohmann::json reply;
         try {
-          reply = {{"ok", true}, {"stats", to_json(run_simulation(jobs[j].request))}};
+          if (jobs[j].serving) {
+            reply = {{"ok", true}, {"serving", serving_reply(*jobs[j].serving)}};
+          } else {
+            reply = {{"ok", true}, {"stats", to_json(run_simulation(jobs[j].request))}};
+          }
         } catch (const std::exception& error) {
           reply = {{"ok", false}, {"error", error.what()}};
         }
@@ -544,6 +598,8 @@ std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRo
           errors[j] = failure(outcome);
         } else if (!reply["ok"].get<bool>()) {
           errors[j] = reply["error"].get<std::string>();
+        } else if (jobs[j].serving) {
+          serving[j] = reply["serving"];
         } else {
           stats[j] = run_stats_from_json(reply["stats"]);
         }
@@ -552,6 +608,18 @@ std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRo
   // Jobs of a row are consecutive, a looping_speedup's two runs side by side.
   for (std::size_t j = 0; j < jobs.size(); ++j) {
     const Job& job = jobs[j];
+    if (job.serving) {
+      for (std::size_t r : job.serving_rows) {
+        RowResult& row = results[r];
+        if (errors[j].empty()) {
+          row.members.push_back({row.row.hws.front(), row.row.models.front(),
+                                 serving[j][row.row.metric].get<double>()});
+        } else {
+          row.reason = errors[j];
+        }
+      }
+      continue;
+    }
     RowResult& result = results[job.row];
     if (!result.reason.empty() || job.looping_on) continue;
     const CalibrationRow& row = result.row;
@@ -598,10 +666,16 @@ FileSummary summarize_calibration(const std::string& path, std::vector<RowResult
   FileSummary summary;
   summary.path = path;
   std::vector<double> errors, fitted_errors;
+  std::map<std::string, std::vector<double>> serving_errors;
   for (const RowResult& row : rows) {
     if (row.simulated) {
       ++summary.simulated;
-      (row.row.fitted_by.empty() ? errors : fitted_errors).push_back(std::fabs(row.error));
+      const bool fitted = !row.row.fitted_by.empty();
+      if (row.row.serving && !fitted) {
+        serving_errors[row.row.metric].push_back(std::fabs(row.error));
+      }
+      if (row.row.serving && row.row.metric != "output_tokens_per_second") continue;
+      (fitted ? fitted_errors : errors).push_back(std::fabs(row.error));
     } else {
       ++summary.not_simulated;
     }
@@ -609,6 +683,13 @@ FileSummary summarize_calibration(const std::string& path, std::vector<RowResult
   if (!errors.empty()) {
     summary.median_abs_error = median(errors);
     summary.max_abs_error = *std::max_element(errors.begin(), errors.end());
+  }
+  for (const std::string& metric : serving_metrics()) {
+    auto it = serving_errors.find(metric);
+    if (it == serving_errors.end()) continue;
+    summary.serving.push_back({metric, static_cast<std::int64_t>(it->second.size()),
+                               median(it->second),
+                               *std::max_element(it->second.begin(), it->second.end())});
   }
   summary.fitted = static_cast<std::int64_t>(fitted_errors.size());
   if (!fitted_errors.empty()) {

@@ -43,8 +43,8 @@ struct CalibrationRow {
   // The config fields fitted to this row (the optional `fitted_by` column; empty when none): its
   // error measures the fit, not fidelity, and is summarized apart.
   std::string fitted_by;
-  // A serving.csv row (an inference server under a request load): read and listed, but not
-  // simulated until dfsim simulates serving (issue 16). `prompt` and `gen` hold isl and osl.
+  // A serving.csv row (an inference server under a request load), run through the serving
+  // simulation (sim/engine/serving_row.h). `prompt` and `gen` hold isl and osl.
   struct Serving {
     std::string kv_dtype;
     std::int64_t tp = 1;
@@ -95,19 +95,35 @@ struct RowResult {
 // parameters here). Missing configs and inputs the simulator refuses (the model does not fit,
 // say) come back as not simulated, with the reason; an aggregate row is simulated only when
 // every combination is.
-std::vector<RowResult> simulate_calibration_rows(const std::vector<CalibrationRow>& rows,
-                                                 const std::vector<Override>& extra = {},
-                                                 int workers = 1);
+// A serving row runs its load through `dfsim serving` with its source's settings
+// (sim/engine/serving_row.h); `serving_requests` caps its request count (a quicker, rougher
+// check), and rows with the same load share one run.
+std::vector<RowResult> simulate_calibration_rows(
+    const std::vector<CalibrationRow>& rows, const std::vector<Override>& extra = {},
+    int workers = 1, std::optional<std::int64_t> serving_requests = std::nullopt);
 
 // One row, in this process's children.
 RowResult simulate_calibration_row(const CalibrationRow& row);
+
+// The |error| of the simulated serving rows of one metric (not fitted to).
+struct MetricSummary {
+  std::string metric;
+  std::int64_t simulated = 0;
+  double median_abs_error = 0;
+  double max_abs_error = 0;
+};
 
 struct FileSummary {
   std::string path;
   std::vector<RowResult> rows;
   std::int64_t simulated = 0;
   std::int64_t not_simulated = 0;
-  // Fidelity: over the simulated rows that no config field was fitted to.
+  // Serving rows per metric (output_tokens_per_second, mean_ttft_s, mean_itl_s: those that have
+  // simulated rows, in that order). Their TTFT and ITL rows are reported here only: the fidelity
+  // figures below count a serving row's throughput, not its latencies.
+  std::vector<MetricSummary> serving;
+  // Fidelity: over the simulated rows that no config field was fitted to (serving rows: the
+  // throughput ones).
   std::optional<double> median_abs_error;
   std::optional<double> max_abs_error;
   // The same over the simulated rows that were fitted to (how well the fit holds).

@@ -62,6 +62,8 @@ nlohmann::json serving_json(const ServingRun& run, const ServingStats& stats,
       {"output_tokens_per_s", stats.output_tokens_per_s},
       {"total_tokens_per_s", stats.total_tokens_per_s},
       {"iterations", stats.iterations},
+      {"machine_steps", run.machine_steps},
+      {"memoized_steps", run.memoized_steps},
       {"busy_fraction", stats.busy_fraction},
       {"mean_batch", stats.mean_batch},
       {"max_batch", stats.max_batch},
@@ -98,9 +100,13 @@ std::string serving_table(const ServingRun& run, const ServingStats& stats,
       static_cast<long long>(run.kv.capacity_blocks) * config.block_tokens, run.kv.kv_fraction,
       bytes(run.kv.memory_bytes), bytes(run.kv.weight_bytes), bytes(run.kv.activation_bytes),
       bytes(run.kv.kv_bytes_per_token));
-  out += fmt::format("  requests {} ({} input, {} output tokens) in {}, {} iterations\n",
+  out += fmt::format("  requests {} ({} input, {} output tokens) in {}, {} iterations",
                      stats.requests, stats.input_tokens, stats.output_tokens,
                      duration(stats.duration_s), stats.iterations);
+  // How many ran on the machine (the rest took a memoized time, sim/serving/step_memo.h).
+  out += run.memoized_steps > 0 ? fmt::format(" ({} run on the machine, {} memoized)\n",
+                                              run.machine_steps, run.memoized_steps)
+                                : "\n";
   out += fmt::format(
       "  throughput: {:.3f} req/s, {:.1f} input tok/s, {:.1f} output tok/s, {:.1f} total tok/s\n",
       stats.request_throughput, stats.input_tokens_per_s, stats.output_tokens_per_s,

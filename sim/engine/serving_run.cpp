@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <tuple>
+#include <vector>
 
 #include "models/simulate.h"
 #include "sim/common/error.h"
@@ -20,6 +22,7 @@
 #include "sim/mapping/mapper.h"
 #include "sim/mapping/program_source.h"
 #include "sim/serving/serving_simulator.h"
+#include "sim/serving/step_memo.h"
 #include "sim/workload/workload_graph.h"
 
 namespace dfsim {
@@ -130,6 +133,11 @@ ServingRun run_serving_simulation(const ServingRunRequest& request) {
   // say) ends the run and is rethrown once the machine stopped.
   Program current;
   bool running = false;
+  StepMemo memo;
+  // The key of the step on the machine now, whose time is stored when it ends (none when the
+  // step took a memoized time, or with exact_steps).
+  std::optional<std::vector<std::int64_t>> measuring;
+  double step_start = 0;
   std::exception_ptr failure;
   const bool progress = request.progress && isatty(STDERR_FILENO) != 0;
   const auto started = std::chrono::steady_clock::now();
@@ -139,6 +147,8 @@ ServingRun run_serving_simulation(const ServingRunRequest& request) {
       [&](double now) -> NextProgram {
         try {
           if (running) {
+            if (measuring) memo.store(*measuring, now - step_start);
+            measuring.reset();
             server.step_done(now);
             running = false;
           }
@@ -157,9 +167,25 @@ ServingRun run_serving_simulation(const ServingRunRequest& request) {
             }
           }
           if (std::optional<StepBatch> batch = server.next_step(now)) {
-            current = map_program(build_decoder_graph(model, step_shape_of(*batch), hw.sockets()),
-                                  hw, request.looping);
             running = true;
+            if (request.exact_steps) {
+              ++run.machine_steps;
+              current = map_program(build_decoder_graph(model, step_shape_of(*batch), hw.sockets()),
+                                    hw, request.looping);
+              return {&current, 0};
+            }
+            CanonicalStep canonical = canonical_step(*batch);
+            if (std::optional<double> seconds = memo.find(canonical.key)) {
+              // The machine idles for the step's time and asks again when it ends.
+              ++run.memoized_steps;
+              return {nullptr, now + *seconds};
+            }
+            ++run.machine_steps;
+            current = map_program(
+                build_decoder_graph(model, step_shape_of(canonical.batch), hw.sockets()), hw,
+                request.looping);
+            measuring = std::move(canonical.key);
+            step_start = now;
             return {&current, 0};
           }
           if (std::optional<double> arrival = server.next_arrival_s()) return {nullptr, *arrival};

@@ -5,6 +5,7 @@
 // time, and idles until the next arrival when nothing is queued.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ struct ServingRunRequest {
   SchedulerConfig scheduler;      // capacity_blocks is replaced by kv_budget()'s
   double kv_fraction = 0.9;
   bool progress = false;  // a progress line on stderr (when it is a terminal)
+  // Every iteration as the scheduler formed it, each run on the machine. Otherwise (the default)
+  // iterations are reduced to canonical batches and each canonical batch runs once, later
+  // iterations with its key taking its time (sim/serving/step_memo.h).
+  bool exact_steps = false;
 };
 
 struct ServingRun {
@@ -65,6 +70,9 @@ struct ServingRun {
   KvBudget kv;
   ServingResult result;
   double simulated_s = 0;  // when the last step ended
+  // Iterations the machine ran and those that took a memoized time (0 with exact_steps).
+  std::size_t machine_steps = 0;
+  std::size_t memoized_steps = 0;
 };
 
 // Runs the load in this process (one SystemC elaboration: at most once per process).

@@ -89,6 +89,15 @@ void check_fits(const WorkloadGraph& graph, const GpuSpec& gpu) {
                               .smaller_dtype = "fp8"});
 }
 
+// fp8 weights under a serving stack on a GPU with FP8 tensor cores: vLLM and TensorRT-LLM
+// (ModelOpt FP8) quantize the activations to fp8 and run fp8 x fp8 on the tensor cores, at their
+// FP8 rate (no conversion). torch.compile's weight-only fp8 (stack gpt-fast) converts each
+// weight to bf16 and multiplies at the bf16 rate.
+bool runs_fp8_tensor_cores(const Op& op, const GpuSpec& gpu) {
+  return op.weight_dtype == Dtype::kFp8 && op.weight_elements > 0 &&
+         gpu.stack == GpuStack::kServing && gpu.tensor_rate.count(Dtype::kFp8) > 0;
+}
+
 // Weights the matmul units cannot take as stored are dequantized in the kernel, on the CUDA
 // cores, by every CTA that uses them (sim/mapping/dequantization.h, shared with the Apple
 // family): once per kernel for a GEMV, once per 128-row block of the output for a tiled GEMM.
@@ -100,13 +109,7 @@ void count_dequantization(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel
     // W8A8 (model.quantization): int8 weights meet int8 activations on the tensor cores as
     // stored; only the epilogue rescales (the dequantize op).
     if (op.weight_dtype == Dtype::kInt8 && op.compute_dtype == Dtype::kInt8) continue;
-    // fp8 weights under a serving stack on a GPU with FP8 tensor cores: vLLM and TensorRT-LLM
-    // quantize the activations to fp8 and run fp8 x fp8 on the tensor cores (no conversion).
-    // torch.compile's weight-only fp8 (stack gpt-fast) converts each weight to bf16.
-    if (op.weight_dtype == Dtype::kFp8 && gpu.stack == GpuStack::kServing &&
-        gpu.tensor_rate.count(Dtype::kFp8) > 0) {
-      continue;
-    }
+    if (runs_fp8_tensor_cores(op, gpu)) continue;
     std::int64_t rows = op.m;
     if (op.kind == OpKind::kExpertMatMul) {
       const std::int64_t groups =
@@ -357,6 +360,14 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
     if (first.kind == OpKind::kMatMul || first.kind == OpKind::kRouter ||
         first.kind == OpKind::kExpertMatMul) {
       count_dequantization(graph, gpu, kernel);
+      if (runs_fp8_tensor_cores(first, gpu)) {
+        kernel.compute_dtype = Dtype::kFp8;
+        // Each output tile's activation stripe is fp8 too (1 byte, not the model's 2).
+        if (kernel.tiles > 0 && first.m > kGemvRows) {
+          kernel.onchip_bytes -= static_cast<double>(kernel.tiles) * kGemmTile * first.k *
+                                 (dtype_bytes(first.compute_dtype) - 1);
+        }
+      }
     }
     if (gpu.stack != GpuStack::kGptFast) {
       if (!is_int4_gemv(graph, kernel)) continue;
