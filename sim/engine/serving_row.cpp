@@ -9,6 +9,7 @@
 
 #include "sim/common/error.h"
 #include "sim/config/catalog.h"
+#include "sim/config/tensor_parallel.h"
 #include "sim/serving/arrivals.h"
 #include "sim/serving/serving_stats.h"
 #include "sim/serving/synthetic_requests.h"
@@ -72,18 +73,22 @@ ServingRowPlan plan_serving_row(const CalibrationRow& row, std::optional<std::in
   if (!row.serving) throw std::logic_error("plan_serving_row: not a serving row");
   const CalibrationRow::Serving& serving = *row.serving;
   ServingRowPlan plan;
-  if (serving.tp > 1) {
-    plan.reason = fmt::format(
-        "tensor-parallel serving (tp {}) is not simulated: dfsim serving runs one GPU here",
-        serving.tp);
-    return plan;
-  }
   ServingRunRequest request;
   request.model = row.models.front();
   request.hw = row.hws.front();
   request.overrides.push_back({"model.weight_dtype", row.weight_dtype});
   request.overrides.push_back({"model.kv_cache_dtype", serving.kv_dtype});
   for (const Override& item : row.overrides) request.overrides.push_back(item);
+  // The row's GPUs in tensor parallel (hw.sockets = tp over the link of the config's system); a
+  // tp the system or the model cannot take is the row's reason, as the CLI's --tp refuses it.
+  try {
+    request.overrides =
+        tensor_parallel_overrides(request.hw, request.model, static_cast<int>(serving.tp),
+                                  std::move(request.overrides), "tp");
+  } catch (const InputError& error) {
+    plan.reason = error.what();
+    return plan;
+  }
   HwConfig hw = load_hw_config(request.hw, request.overrides);
   // TensorRT-LLM's kernels: fp8 weights as W8A8 on the FP8 tensor cores, the decode steps from
   // CUDA graphs (hw.stack serving, sim/mapping/gpu_mapper.cpp).
@@ -135,11 +140,12 @@ ServingRowPlan plan_serving_row(const CalibrationRow& row, std::optional<std::in
                                          .seed = 0});
   assign_arrivals(request.requests, parse_request_rate(serving.rate, "rate"), 0);
   plan.settings = fmt::format(
-      "serving: {} requests of {} + {} tokens at {} req/s{}; trtllm-bench engine: max batch {}, "
+      "serving: {} requests of {} + {} tokens at {} req/s{}, TP{}; trtllm-bench engine: max batch "
+      "{}, "
       "max tokens {}; chunk {}; no-evict; KV {:g} of free memory, {}-token blocks; {} weights, "
       "{} KV, hw.stack=serving",
       count, row.prompt, row.gen, serving.rate,
-      count != serving.requests ? fmt::format(" (row: {})", serving.requests) : "",
+      count != serving.requests ? fmt::format(" (row: {})", serving.requests) : "", serving.tp,
       engine.max_batch, engine.max_num_tokens,
       request.scheduler.chunk > 0 ? std::to_string(request.scheduler.chunk) : "off",
       request.kv_fraction, kTrtllmBlockTokens, row.weight_dtype, serving.kv_dtype);

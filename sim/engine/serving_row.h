@@ -52,7 +52,8 @@ TrtllmEngineSettings trtllm_bench_engine_settings(const TrtllmEngineInputs& inpu
 
 // What a serving row runs: its load and the server's settings; `settings` says them in words.
 // `requests` replaces the row's request count when given (tests run a smaller load). InputError
-// when the configs are missing or the row cannot be run (tp > 1: `reason`).
+// when the configs are missing; a row that cannot be run (not a GPU, a tp its system or model
+// cannot take) gets its `reason`.
 struct ServingRowPlan {
   std::optional<ServingRunRequest> request;  // none when the row is not simulated
   std::string reason;                        // why not
