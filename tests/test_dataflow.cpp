@@ -419,3 +419,35 @@ TEST_CASE("Call-boundary costs of both orchestrations grow with the sockets as d
   CHECK(call.device_boundary(16) == Approx(21e-6));
   CHECK(call.device_boundary(12) == Approx(21e-6));
 }
+
+TEST_CASE("Dataflow: a serving step's attention at several contexts is one stage per role",
+          "[dataflow][serving]") {
+  // 64 decodes of llama3.1-8b in four groups of 16 at contexts 500, 520, 540 and 560, against
+  // one group of 64 at their mean, 530. Attention work is linear in the keys (past + 1 for a
+  // decode), so the four groups' scores/softmax/values sum to exactly the one group's:
+  // 16 x (501 + 521 + 541 + 561) = 64 x 531 keys. Merged, each layer has the 17 stages of a
+  // uniform step, with equal work and equal PCUs; unmerged it had 3 x 4 attention stages, each
+  // placed by its FLOPs share and run one after another by a single micro-batch.
+  const ModelSpec model = dfsim::load_model_spec("llama3.1-8b", {});
+  StepShape ragged;
+  for (std::int64_t past : {500, 520, 540, 560}) {
+    ragged.groups.push_back({.count = 16, .new_tokens = 1, .past = past, .logits = true});
+  }
+  StepShape uniform;
+  uniform.groups = {{.count = 64, .new_tokens = 1, .past = 530, .logits = true}};
+  const Program four = dfsim::map_to_dataflow(dfsim::build_decoder_graph(model, ragged), sn40l());
+  const Program one = dfsim::map_to_dataflow(dfsim::build_decoder_graph(model, uniform), sn40l());
+  REQUIRE(four.kernels.size() == one.kernels.size());
+  const Kernel& layer = four.kernels[1];
+  REQUIRE(layer.stages.size() == std::size(kLayerStages));
+  CHECK(layer.ops.size() == std::size(kLayerStages) + 3 * 3);  // the ops stay listed
+  for (std::size_t i = 0; i < layer.stages.size(); ++i) {
+    INFO(kLayerStages[i]);
+    const dfsim::Stage& merged = layer.stages[i];
+    const dfsim::Stage& single = one.kernels[1].stages[i];
+    CHECK(merged.name == kLayerStages[i]);
+    CHECK(merged.work.flops == Approx(single.work.flops).epsilon(1e-12));
+    CHECK(merged.work.dram_read_bytes == Approx(single.work.dram_read_bytes).epsilon(1e-12));
+    CHECK(merged.units == single.units);
+  }
+}

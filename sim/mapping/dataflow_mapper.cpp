@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "sim/common/error.h"
 #include "sim/common/integer_math.h"
@@ -60,6 +63,28 @@ void place_stages(Kernel& kernel, int pcus) {
                    [](const auto& a, const auto& b) { return a.first > b.first; });
   for (int i = 0; i < spare - given && i < stages; ++i)
     kernel.stages[remainders[i].second].units += 1;
+}
+
+// A serving step's sequences at different contexts are separate attention ops of one role, one
+// set per group (sim/workload/workload_graph.cpp). On the chip they are one stage that takes the
+// sequences in turn, as a variable-length attention kernel does on a GPU: a pipeline stage per
+// context would split the attention's PCUs by FLOPs into stages that each take as long as the
+// others and that a single micro-batch runs one after another, so a step would slow with the
+// number of distinct contexts in it rather than with its work. Stages of one role are merged
+// into the first (their work summed); a kernel without repeated roles is left as it is, stage i
+// still being op i.
+void merge_stages_of_one_role(Kernel& kernel) {
+  std::map<std::string, std::size_t> first;
+  std::vector<Stage> merged;
+  for (Stage& stage : kernel.stages) {
+    auto [it, inserted] = first.emplace(stage.name, merged.size());
+    if (inserted) {
+      merged.push_back(std::move(stage));
+    } else {
+      merged[it->second].work += stage.work;
+    }
+  }
+  kernel.stages = std::move(merged);
 }
 
 double weight_bytes(const WorkloadGraph& workload, const Kernel& kernel) {
@@ -121,7 +146,6 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
 
   for (Kernel& kernel : program.kernels) {
     const double spill = kernel.layer >= 0 ? ddr_fraction[kernel.layer] : 0.0;
-    place_stages(kernel, chip.pcu_count);
     for (std::size_t i = 0; i < kernel.stages.size(); ++i) {
       const Op& op = graph.op(kernel.ops[i]);
       kernel.stages[i].work.ddr_read_bytes = spill * op.weight_bytes;
@@ -133,8 +157,10 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
     // left beside the weight stream's buffer, the token range is cut into chunks.
     const Op& first = graph.op(kernel.ops.front());
     kernel.micro_batches = std::max<std::int64_t>(1, ceil_div(first.m, kDataflowMicroBatchRows));
+    std::set<std::string> roles;
+    for (const Stage& stage : kernel.stages) roles.insert(stage.name);  // stages once merged
     const double stream_buffer =
-        chip.hbm.bandwidth * (chip.hbm.latency + chip.stage_latency * kernel.stages.size());
+        chip.hbm.bandwidth * (chip.hbm.latency + chip.stage_latency * roles.size());
     const double budget = std::max(chip.sram.capacity - stream_buffer, chip.sram.capacity / 2);
     const double working_set = activation_working_set(graph, kernel) +
                                (kernel.micro_batches > 1 ? weight_bytes(graph, kernel) : 0.0);
@@ -152,6 +178,8 @@ Program map_to_dataflow(const WorkloadGraph& graph, const DataflowSpec& chip) {
       kernel.dram_read_bytes += extra * weight_bytes(graph, kernel);
       kernel.ddr_read_bytes *= kernel.token_chunks;
     }
+    merge_stages_of_one_role(kernel);
+    place_stages(kernel, chip.pcu_count);
   }
   return program;
 }
