@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -10,6 +11,9 @@
 #include "sim/cli/output_file.h"
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
+#include "sim/engine/serving_inputs.h"
+#include "sim/engine/serving_perfetto.h"
+#include "sim/engine/serving_plot.h"
 #include "sim/engine/serving_report.h"
 #include "sim/engine/serving_run.h"
 #include "sim/serving/arrivals.h"
@@ -45,44 +49,28 @@ struct ServingOptions {
   std::string format = "table";
   std::string out;
   std::string iterations_csv;
+  std::string plot;
+  std::string perfetto;
 };
 
-int parse_chunk(const std::string& text) {
-  if (text == "off") return 0;
-  std::size_t used = 0;
-  int value = 0;
-  try {
-    value = std::stoi(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < 1) {
-    throw InputError("--chunk: expected a number of tokens >= 1 or off, got '" + text + "'");
-  }
-  return value;
-}
-
 int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
-  ServingRunRequest request;
-  request.model = options.model;
-  request.hw = options.hw;
-  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
-  request.looping = *parse_looping_mode(options.looping);
-  if (request.looping == LoopingMode::kAuto) {
+  std::vector<Override> overrides;
+  for (const std::string& text : options.sets) overrides.push_back(parse_override(text));
+  ServingInputs inputs;
+  inputs.looping = *parse_looping_mode(options.looping);
+  if (inputs.looping == LoopingMode::kAuto) {
     throw InputError("--looping: serving takes on or off (auto compares two runs)");
   }
-  request.scheduler.max_batch = options.max_batch;
-  request.scheduler.max_tokens = options.max_tokens;
-  request.scheduler.chunk = parse_chunk(options.chunk);
-  request.scheduler.block_tokens = options.block;
-  request.scheduler.policy = *parse_kv_policy(options.policy);
-  request.kv_fraction = options.kv_fraction;
-  request.progress = true;
-  const std::optional<Slo> slo =
-      options.slo.empty() ? std::nullopt : std::optional<Slo>(parse_slo(options.slo));
+  inputs.scheduler.max_batch = options.max_batch;
+  inputs.scheduler.max_tokens = options.max_tokens;
+  inputs.scheduler.chunk = parse_chunk(options.chunk);
+  inputs.scheduler.block_tokens = options.block;
+  inputs.scheduler.policy = *parse_kv_policy(options.policy);
+  inputs.kv_fraction = options.kv_fraction;
+  if (!options.slo.empty()) inputs.slo = parse_slo(options.slo);
 
+  ServingRunRequest request;
   ServingSetup setup;
-  setup.looping = options.looping;
   const bool synthetic_given = cmd.count("--requests") + cmd.count("--isl") + cmd.count("--osl") +
                                    cmd.count("--isl-std") + cmd.count("--osl-std") >
                                0;
@@ -92,28 +80,58 @@ int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
           "--trace gives the requests and their arrivals: it takes no --requests, --isl, --osl, "
           "--isl-std, --osl-std, --rate or --seed");
     }
+    request = serving_run_request(options.model, options.hw, overrides, inputs);
     request.requests = read_request_trace(options.trace);
+    setup = serving_setup(inputs);
     setup.load = fmt::format("trace {} ({} requests)", options.trace, request.requests.size());
+    setup.rate.clear();
   } else {
-    const double rate = parse_request_rate(options.rate, "--rate");
-    request.requests = synthetic_requests({.requests = options.requests,
-                                           .isl = options.isl,
-                                           .osl = options.osl,
-                                           .isl_std = options.isl_std,
-                                           .osl_std = options.osl_std,
-                                           .seed = options.seed});
-    assign_arrivals(request.requests, rate, options.seed);
-    setup.load = fmt::format(
-        "{} x ({}{} + {}{}) tokens, seed {}", options.requests, options.isl,
-        options.isl_std > 0 ? fmt::format(" +- {:g}", options.isl_std) : "", options.osl,
-        options.osl_std > 0 ? fmt::format(" +- {:g}", options.osl_std) : "", options.seed);
-    setup.rate = std::isinf(rate) ? "inf" : fmt::format("{:g} req/s", rate);
+    inputs.rate = parse_request_rate(options.rate, "--rate");
+    inputs.load = {.requests = options.requests,
+                   .isl = options.isl,
+                   .osl = options.osl,
+                   .isl_std = options.isl_std,
+                   .osl_std = options.osl_std,
+                   .seed = options.seed};
+    request = serving_run_request(options.model, options.hw, overrides, inputs);
+    setup = serving_setup(inputs);
+  }
+  request.progress = true;
+  const std::optional<Slo>& slo = inputs.slo;
+  // Checked before the run, so a misnamed image does not cost a simulation.
+  std::optional<PlotFiles> plot;
+  if (!options.plot.empty()) {
+    const bool png =
+        options.plot.size() > 4 && options.plot.substr(options.plot.size() - 4) == ".png";
+    if (!png &&
+        (options.plot.size() < 4 || options.plot.substr(options.plot.size() - 4) != ".svg")) {
+      throw InputError("--plot " + options.plot + ": expected a .svg or .png file");
+    }
+    plot = plot_files(png ? "" : options.plot, png ? options.plot : "");
   }
 
   const ServingRun run = run_serving_simulation(request);
   const ServingStats stats = serving_stats(run.result, slo);
   if (!options.iterations_csv.empty()) {
     write_file_atomically(options.iterations_csv, iterations_csv(run.result), "--iterations-csv");
+  }
+  if (!options.perfetto.empty()) {
+    write_file_atomically(options.perfetto,
+                          serving_perfetto_file(run.result, run.model + " on " + run.hw),
+                          "--perfetto");
+  }
+  if (plot) {
+    try {
+      plot_serving_run(
+          run, *plot,
+          fmt::format("dfsim serving: {} on {}, {}{}, looping {}", run.model, run.hw, setup.load,
+                      setup.rate.empty() ? "" : ", rate " + setup.rate, setup.looping));
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "dfsim: error: %s\n", error.what());
+      return 1;
+    }
   }
   std::string text;
   if (options.format == "json") {
@@ -189,6 +207,13 @@ Action add_serving_command(CLI::App& app) {
   cmd->add_option("--out,-o", options->out, "Write the report to this file instead of stdout");
   cmd->add_option("--iterations-csv", options->iterations_csv,
                   "Write one row per iteration (times, batch, tokens, KV blocks) to this CSV");
+  cmd->add_option("--plot", options->plot,
+                  "Draw batch size, KV-cache use and latency over simulated time into this "
+                  ".svg or .png (gnuplot; the .dat and .gp are kept beside it)");
+  cmd->add_option("--perfetto", options->perfetto,
+                  "Write the iterations as Chrome/Perfetto trace slices, with batch and KV "
+                  "counters, to this JSON file (ui.perfetto.dev; what dfsim run calls --trace, "
+                  "which here reads requests)");
   return [options, cmd] { return run_serving_command(*options, *cmd); };
 }
 
