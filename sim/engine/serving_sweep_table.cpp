@@ -81,20 +81,20 @@ std::string serving_sweep_table(const SweepFile& file) {
     if (failed) line.push_back("error: " + row->values[static_cast<std::size_t>(error)]);
     cells.push_back(std::move(line));
   }
+  // An error row's message runs on past the columns; it widens none of them.
   std::vector<std::size_t> widths;
   for (const Column& column : columns) widths.push_back(column.header.size());
   for (const auto& line : cells) {
-    for (std::size_t c = 0; c < line.size() && c < columns.size(); ++c) {
-      // An error message runs on past the columns; it does not widen them.
-      if (c < shown.size() || line.size() <= columns.size()) {
-        widths[c] = std::max(widths[c], line[c].size());
-      }
-    }
+    const bool failed = line.size() == shown.size() + 1 && line.size() < columns.size() + 1 &&
+                        line.back().rfind("error: ", 0) == 0;
+    const std::size_t measured = failed ? shown.size() : line.size();
+    for (std::size_t c = 0; c < measured; ++c) widths[c] = std::max(widths[c], line[c].size());
   }
   auto render = [&](const std::vector<std::string>& line) {
     std::string text;
     for (std::size_t c = 0; c < line.size(); ++c) {
-      if (c >= columns.size() || (c == shown.size() && line.size() == shown.size() + 1)) {
+      if (c >= shown.size() && line.size() == shown.size() + 1 &&
+          line.back().rfind("error: ", 0) == 0) {
         text += "  " + line[c];  // the error message
       } else if (c < shown.size()) {
         text += fmt::format("{}{:<{}}", c ? "  " : "", line[c], widths[c]);
