@@ -180,6 +180,9 @@ TEST_CASE("dfsim sweep over load.rate: one serving point per rate, as dfsim serv
                                std::stod(rows[0].at("ttft_mean_s")),
                                std::stod(rows[0].at("itl_mean_s")) * 1e3));
   CHECK(data[3].substr(data[3].size() - 4) == " inf");
+  CHECK(read_text(dir.path() / "curve.gp")
+            .find("title 'dfsim sweep: llama3.2-1b, 6 x (64 + 4) tokens (points: load.rate)'") !=
+        std::string::npos);
 }
 
 TEST_CASE("dfsim sweep: bad serving keys and values exit 2 naming the key",
@@ -242,6 +245,7 @@ TEST_CASE("throughput-latency curves: a series per hardware, points in load orde
   const dfsim::SweepFile file = dfsim::parse_sweep_text(text, "s.csv");
   const dfsim::ServingCurves curves = dfsim::serving_sweep_curves(file);
   CHECK(curves.along == "load.rate");
+  CHECK(curves.common == "m");  // the one model; the file has no load lengths
   REQUIRE(curves.curves.size() == 2);
   CHECK(curves.curves[0].label == "dgx-h100");
   CHECK(curves.curves[1].label == "sn40l-8");

@@ -149,7 +149,9 @@ int sweep(const SweepOptions& options) {
     if (latency) {
       ServingCurves curves = serving_sweep_curves(file);
       try {
-        plot_serving_sweep(curves, *plot_targets, "dfsim sweep: throughput and latency");
+        plot_serving_sweep(
+            curves, *plot_targets,
+            "dfsim sweep: " + (curves.common.empty() ? std::string("serving") : curves.common));
       } catch (const InputError&) {
         throw;
       } catch (const std::exception& error) {

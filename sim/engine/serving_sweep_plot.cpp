@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "sim/common/error.h"
@@ -35,6 +36,20 @@ ServingCurves serving_sweep_curves(const SweepFile& file) {
                     itl = column("itl_mean_s");
   ServingCurves curves;
   if (inputs.along >= 0) curves.along = file.columns[static_cast<std::size_t>(inputs.along)];
+  auto shared = [&](const char* name) -> std::optional<std::string> {
+    const int c = file.column_index(name);
+    if (c < 0 || std::find(inputs.varying.begin(), inputs.varying.end(),
+                           static_cast<std::size_t>(c)) != inputs.varying.end()) {
+      return std::nullopt;
+    }
+    return inputs.rows.front()->values[static_cast<std::size_t>(c)];
+  };
+  if (auto model = shared("model")) curves.common = *model;
+  auto requests = shared("load.requests"), isl = shared("load.isl"), osl = shared("load.osl");
+  if (requests && isl && osl) {
+    curves.common += fmt::format("{}{} x ({} + {}) tokens", curves.common.empty() ? "" : ", ",
+                                 *requests, *isl, *osl);
+  }
   std::map<std::string, std::size_t> by_label;
   for (const SweepRow* row : inputs.rows) {
     const std::string label = series_label(file, *row, inputs.series);

@@ -29,6 +29,9 @@ struct ServingCurves {
   std::string along;  // the load axis: load.rate when it varies, else the first varying
                       // load.* / serving.* input ("" when none varies)
   std::vector<ServingCurve> curves;
+  // What every point shares, for the title: "llama3.1-70b, 200 x (512 + 256) tokens" (the model
+  // when only one, the load when its requests and lengths do not vary).
+  std::string common;
 };
 
 // The curves of a serving sweep's rows with status ok, in point order. InputError when the file
