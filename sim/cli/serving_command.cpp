@@ -6,12 +6,12 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "sim/cli/commands.h"
 #include "sim/cli/output_file.h"
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
-#include "sim/engine/serving_inputs.h"
 #include "sim/engine/serving_perfetto.h"
 #include "sim/engine/serving_plot.h"
 #include "sim/engine/serving_report.h"
@@ -53,24 +53,42 @@ struct ServingOptions {
   std::string perfetto;
 };
 
+int parse_chunk(const std::string& text) {
+  if (text == "off") return 0;
+  std::size_t used = 0;
+  int value = 0;
+  try {
+    value = std::stoi(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 1) {
+    throw InputError("--chunk: expected a number of tokens >= 1 or off, got '" + text + "'");
+  }
+  return value;
+}
+
 int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
-  std::vector<Override> overrides;
-  for (const std::string& text : options.sets) overrides.push_back(parse_override(text));
-  ServingInputs inputs;
-  inputs.looping = *parse_looping_mode(options.looping);
-  if (inputs.looping == LoopingMode::kAuto) {
+  ServingRunRequest request;
+  request.model = options.model;
+  request.hw = options.hw;
+  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  request.looping = *parse_looping_mode(options.looping);
+  if (request.looping == LoopingMode::kAuto) {
     throw InputError("--looping: serving takes on or off (auto compares two runs)");
   }
-  inputs.scheduler.max_batch = options.max_batch;
-  inputs.scheduler.max_tokens = options.max_tokens;
-  inputs.scheduler.chunk = parse_chunk(options.chunk);
-  inputs.scheduler.block_tokens = options.block;
-  inputs.scheduler.policy = *parse_kv_policy(options.policy);
-  inputs.kv_fraction = options.kv_fraction;
-  if (!options.slo.empty()) inputs.slo = parse_slo(options.slo);
+  request.scheduler.max_batch = options.max_batch;
+  request.scheduler.max_tokens = options.max_tokens;
+  request.scheduler.chunk = parse_chunk(options.chunk);
+  request.scheduler.block_tokens = options.block;
+  request.scheduler.policy = *parse_kv_policy(options.policy);
+  request.kv_fraction = options.kv_fraction;
+  request.progress = true;
+  const std::optional<Slo> slo =
+      options.slo.empty() ? std::nullopt : std::optional<Slo>(parse_slo(options.slo));
 
-  ServingRunRequest request;
   ServingSetup setup;
+  setup.looping = options.looping;
   const bool synthetic_given = cmd.count("--requests") + cmd.count("--isl") + cmd.count("--osl") +
                                    cmd.count("--isl-std") + cmd.count("--osl-std") >
                                0;
@@ -80,34 +98,35 @@ int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
           "--trace gives the requests and their arrivals: it takes no --requests, --isl, --osl, "
           "--isl-std, --osl-std, --rate or --seed");
     }
-    request = serving_run_request(options.model, options.hw, overrides, inputs);
     request.requests = read_request_trace(options.trace);
-    setup = serving_setup(inputs);
     setup.load = fmt::format("trace {} ({} requests)", options.trace, request.requests.size());
-    setup.rate.clear();
   } else {
-    inputs.rate = parse_request_rate(options.rate, "--rate");
-    inputs.load = {.requests = options.requests,
-                   .isl = options.isl,
-                   .osl = options.osl,
-                   .isl_std = options.isl_std,
-                   .osl_std = options.osl_std,
-                   .seed = options.seed};
-    request = serving_run_request(options.model, options.hw, overrides, inputs);
-    setup = serving_setup(inputs);
+    const double rate = parse_request_rate(options.rate, "--rate");
+    request.requests = synthetic_requests({.requests = options.requests,
+                                           .isl = options.isl,
+                                           .osl = options.osl,
+                                           .isl_std = options.isl_std,
+                                           .osl_std = options.osl_std,
+                                           .seed = options.seed});
+    assign_arrivals(request.requests, rate, options.seed);
+    setup.load = fmt::format(
+        "{} x ({}{} + {}{}) tokens, seed {}", options.requests, options.isl,
+        options.isl_std > 0 ? fmt::format(" +- {:g}", options.isl_std) : "", options.osl,
+        options.osl_std > 0 ? fmt::format(" +- {:g}", options.osl_std) : "", options.seed);
+    setup.rate = std::isinf(rate) ? "inf" : fmt::format("{:g} req/s", rate);
   }
-  request.progress = true;
-  const std::optional<Slo>& slo = inputs.slo;
+
   // Checked before the run, so a misnamed image does not cost a simulation.
   std::optional<PlotFiles> plot;
   if (!options.plot.empty()) {
-    const bool png =
-        options.plot.size() > 4 && options.plot.substr(options.plot.size() - 4) == ".png";
-    if (!png &&
-        (options.plot.size() < 4 || options.plot.substr(options.plot.size() - 4) != ".svg")) {
+    const auto ends_with = [&](const char* suffix) {
+      const std::string_view text(options.plot);
+      return text.size() > 4 && text.substr(text.size() - 4) == suffix;
+    };
+    if (!ends_with(".svg") && !ends_with(".png")) {
       throw InputError("--plot " + options.plot + ": expected a .svg or .png file");
     }
-    plot = plot_files(png ? "" : options.plot, png ? options.plot : "");
+    plot = ends_with(".png") ? plot_files("", options.plot) : plot_files(options.plot, "");
   }
 
   const ServingRun run = run_serving_simulation(request);

@@ -1,6 +1,6 @@
-// The inputs of a synthetic serving run, shared by `dfsim serving` (its options) and `dfsim
-// sweep` (its load.* and serving.* keys), so a sweep point and the command with the same values
-// build the same requests and the same scheduler and run the same simulation.
+// The inputs of a synthetic serving run as `dfsim sweep`'s load.* and serving.* keys give them,
+// built into the run the way `dfsim serving` builds its options' (the same requests, arrivals,
+// scheduler and looping; a test runs both and compares), with the command's defaults.
 #pragma once
 
 #include <optional>
@@ -29,8 +29,8 @@ struct ServingInputs {
   ServingInputs();
 };
 
-// `--chunk`: "off" (0) or a number of tokens >= 1; InputError naming `option` otherwise.
-int parse_chunk(const std::string& text, const std::string& option = "--chunk");
+// serving.chunk: "off" (0) or a number of tokens >= 1; InputError naming `option` otherwise.
+int parse_chunk(const std::string& text, const std::string& option);
 
 // The request of the run: the synthetic requests with their arrivals, the scheduler, looping.
 ServingRunRequest serving_run_request(const std::string& model, const std::string& hw,
