@@ -84,10 +84,10 @@ void plot_serving_run(const ServingRun& run, const PlotFiles& files, const std::
   const std::string file = gnuplot_quote(files.data_name);
   std::string commands = "set multiplot layout 3,1 title " + gnuplot_quote(title) + "\n";
   commands += "set grid\nset key outside right top\nset xrange [0:*]\nset autoscale xfixmax\n";
-  commands += "set lmargin 10\nset rmargin 22\n";  // the panels' axes line up
+  commands += "set lmargin 10\nset rmargin 26\n";  // the panels' axes line up
   commands += "set ylabel 'requests'\nset format x ''\nset yrange [0:*]\n";
   commands += "plot " + file + " index 0 using 1:2 with steps lw 1.5 title 'batch (sequences)', " +
-              file + " index 0 using 1:3 with steps title 'running', " + file +
+              file + " index 0 using 1:3 with steps dt 2 title 'running', " + file +
               " index 0 using 1:4 with steps title 'waiting'\n";
   commands += "set ylabel 'KV cache (% of blocks)'\n";
   commands += "plot " + file + " index 0 using 1:5 with steps lc 4 title 'KV blocks used'\n";
