@@ -161,6 +161,17 @@ TEST_CASE("dfsim sweep over load.rate: one serving point per rate, as dfsim serv
     }
   }
 
+  // JSON lines keep counts as numbers and the rate, which may be inf, as a string in every row.
+  const Outcome lines =
+      run_dfsim(dir, "sweep --model llama3.2-1b --hw h100-sxm --grid load.rate=20,inf " + load +
+                         " -o out.jsonl");
+  REQUIRE(lines.code == 0);
+  const json first = json::parse(split_lines(read_text(dir.path() / "out.jsonl")).at(0));
+  CHECK(first["load.requests"] == 6);
+  CHECK(first["serving.max_batch"] == 256);
+  CHECK(first["load.rate"].is_string());
+  CHECK(first["serving.chunk"] == "32");
+
   // The table: a header and a line per rate.
   const std::vector<std::string> table = split_lines(sweep.out);
   REQUIRE(table.size() == 3);

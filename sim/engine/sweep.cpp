@@ -135,8 +135,12 @@ std::vector<json> point_row(const SweepPlan& plan, const SweepPoint& point,
                          std::from_chars(text.data(), text.data() + text.size(), whole).ptr ==
                              text.data() + text.size();
     // JSON lines keep the phase sizes as numbers (columns 3..5 of the inputs); a serving point's
-    // integer inputs (load.requests, serving.max_batch, ...) too.
-    if (point.serving && integer && i >= 2 && i < 2 + serving_keys().size()) {
+    // counts too (a rate or a chunk, which may be inf or off, stays a string in every row).
+    static const std::set<std::string> kCounts = {
+        "load.requests",     "load.isl",           "load.osl",     "load.seed",
+        "serving.max_batch", "serving.max_tokens", "serving.block"};
+    if (point.serving && integer && i >= 2 && i < 2 + serving_keys().size() &&
+        kCounts.count(serving_keys()[i - 2].key) > 0) {
       row.push_back(whole);
     } else if (!point.serving && i >= 3 && i <= 5) {
       row.push_back(std::stoll(inputs[i]));
