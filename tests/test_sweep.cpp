@@ -122,7 +122,7 @@ TEST_CASE("grid keys and phase values are checked when parsed", "[sweep]") {
   CHECK(message_of([] { dfsim::parse_grid("phase.foo=1"); }) ==
         "--grid phase.foo=1: unknown key 'phase.foo' (expected hw.<config path>, "
         "model.<config path>, phase.kind, phase.batch, phase.context, phase.tokens, looping, "
-        "model or hw)");
+        "model or hw; a serving sweep: load.* and serving.* keys)");
   CHECK(message_of([] { dfsim::parse_grid("phase.batch=0,1"); }) ==
         "--grid phase.batch=0,1: phase.batch: expected an integer >= 1, got '0'");
   CHECK(message_of([] { dfsim::parse_grid("phase.batch=1.5"); }) ==
@@ -288,7 +288,8 @@ TEST_CASE("a --points table: errors name file, line, column and key", "[sweep]")
         "p.csv:2:9: column 'phase.batch': phase.batch: expected an integer >= 1, got '0'");
   CHECK(error("hw,foo\n") ==
         "p.csv:1:4: unknown key 'foo' (expected hw.<config path>, model.<config path>, "
-        "phase.kind, phase.batch, phase.context, phase.tokens, looping, model or hw)");
+        "phase.kind, phase.batch, phase.context, phase.tokens, looping, model or hw; a serving "
+        "sweep: load.* and serving.* keys)");
   CHECK(error("hw,hw\nsn40l,sn40l\n") == "p.csv:1:4: column 'hw' appears twice");
   CHECK(error("hw,phase.batch\nsn40l\n") == "p.csv:2:1: expected 2 values (one per column), got 1");
   CHECK(error("hw,phase.batch\nsn40l,\"4\n") == "p.csv:2:7: unterminated quoted field");

@@ -3,14 +3,18 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "sim/cli/commands.h"
 #include "sim/cli/output_file.h"
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
 #include "sim/config/tensor_parallel.h"
+#include "sim/engine/serving_perfetto.h"
+#include "sim/engine/serving_plot.h"
 #include "sim/engine/serving_report.h"
 #include "sim/engine/serving_run.h"
 #include "sim/serving/arrivals.h"
@@ -49,6 +53,8 @@ struct ServingOptions {
   std::string out;
   std::string iterations_csv;
   bool exact_steps = false;
+  std::string plot;
+  std::string perfetto;
 };
 
 int parse_chunk(const std::string& text) {
@@ -119,10 +125,41 @@ int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
     setup.rate = std::isinf(rate) ? "inf" : fmt::format("{:g} req/s", rate);
   }
 
+  // Checked before the run, so a misnamed image does not cost a simulation.
+  std::optional<PlotFiles> plot;
+  if (!options.plot.empty()) {
+    const auto ends_with = [&](const char* suffix) {
+      const std::string_view text(options.plot);
+      return text.size() > 4 && text.substr(text.size() - 4) == suffix;
+    };
+    if (!ends_with(".svg") && !ends_with(".png")) {
+      throw InputError("--plot " + options.plot + ": expected a .svg or .png file");
+    }
+    plot = ends_with(".png") ? plot_files("", options.plot) : plot_files(options.plot, "");
+  }
+
   const ServingRun run = run_serving_simulation(request);
   const ServingStats stats = serving_stats(run.result, slo);
   if (!options.iterations_csv.empty()) {
     write_file_atomically(options.iterations_csv, iterations_csv(run.result), "--iterations-csv");
+  }
+  if (!options.perfetto.empty()) {
+    write_file_atomically(options.perfetto,
+                          serving_perfetto_file(run.result, run.model + " on " + run.hw),
+                          "--perfetto");
+  }
+  if (plot) {
+    try {
+      plot_serving_run(
+          run, *plot,
+          fmt::format("dfsim serving: {} on {}, {}{}, looping {}", run.model, run.hw, setup.load,
+                      setup.rate.empty() ? "" : ", rate " + setup.rate, setup.looping));
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "dfsim: error: %s\n", error.what());
+      return 1;
+    }
   }
   std::string text;
   if (options.format == "json") {
@@ -208,6 +245,13 @@ Action add_serving_command(CLI::App& app) {
                 "contexts in buckets 1/32 wide) and each canonical batch runs once, later "
                 "iterations taking its time: throughput and latencies within 2 % of exact, "
                 "several times faster");
+  cmd->add_option("--plot", options->plot,
+                  "Draw batch size, KV-cache use and latency over simulated time into this "
+                  ".svg or .png (gnuplot; the .dat and .gp are kept beside it)");
+  cmd->add_option("--perfetto", options->perfetto,
+                  "Write the iterations as Chrome/Perfetto trace slices, with batch and KV "
+                  "counters, to this JSON file (ui.perfetto.dev; what dfsim run calls --trace, "
+                  "which here reads requests)");
   return [options, cmd] { return run_serving_command(*options, *cmd); };
 }
 

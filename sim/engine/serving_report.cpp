@@ -139,10 +139,31 @@ std::string serving_table(const ServingRun& run, const ServingStats& stats,
   return out;
 }
 
+std::vector<std::pair<std::string, nlohmann::json>> serving_fields(const ServingRun& run,
+                                                                   const ServingStats& stats,
+                                                                   const ServingSetup& setup) {
+  const nlohmann::json json = serving_json(run, stats, setup);
+  std::vector<std::pair<std::string, nlohmann::json>> fields;
+  for (const auto& [key, value] : json.items()) {
+    if (value.is_object()) {
+      for (const auto& [inner, leaf] : value.items()) {
+        // Latencies: ttft_p50_s; other groups: scheduler_max_batch.
+        const bool latency = key.size() > 2 && key.compare(key.size() - 2, 2, "_s") == 0;
+        const std::string stem = latency ? key.substr(0, key.size() - 2) : key;
+        std::string name =
+            latency ? fmt::format("{}_{}_s", stem, inner) : fmt::format("{}_{}", stem, inner);
+        if (inner == "count") name = fmt::format("{}_count", stem);
+        fields.emplace_back(name, leaf);
+      }
+    } else {
+      fields.emplace_back(key, value);
+    }
+  }
+  return fields;
+}
+
 std::string serving_csv(const ServingRun& run, const ServingStats& stats,
                         const ServingSetup& setup) {
-  const nlohmann::json json = serving_json(run, stats, setup);
-  std::vector<std::pair<std::string, std::string>> cells;
   auto text = [](const nlohmann::json& value) {
     if (value.is_string()) {
       std::string s = value.get<std::string>();
@@ -153,26 +174,16 @@ std::string serving_csv(const ServingRun& run, const ServingStats& stats,
     }
     return value.dump();
   };
-  for (const auto& [key, value] : json.items()) {
-    if (value.is_object()) {
-      for (const auto& [inner, leaf] : value.items()) {
-        // Latencies: ttft_p50_s; other groups: scheduler_max_batch.
-        std::string name = key.size() > 2 && key.substr(key.size() - 2) == "_s"
-                               ? key.substr(0, key.size() - 2) + "_" + inner + "_s"
-                               : key + "_" + inner;
-        if (inner == "count") name = key.substr(0, key.size() - 2) + "_count";
-        cells.emplace_back(name, text(leaf));
-      }
-    } else {
-      cells.emplace_back(key, text(value));
-    }
-  }
   std::string header, row;
-  for (const auto& [name, value] : cells) {
-    header += (header.empty() ? "" : ",") + name;
-    row += (row.empty() ? "" : ",") + value;
+  for (const auto& [name, value] : serving_fields(run, stats, setup)) {
+    if (!header.empty()) {
+      header += ',';
+      row += ',';
+    }
+    header += name;
+    row += text(value);
   }
-  return header + "\n" + row + "\n";
+  return fmt::format("{}\n{}\n", header, row);
 }
 
 std::string iterations_csv(const ServingResult& result) {

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "sim/engine/serving_run.h"
 #include "sim/serving/serving_stats.h"
@@ -21,7 +23,12 @@ nlohmann::json serving_json(const ServingRun& run, const ServingStats& stats,
                             const ServingSetup& setup);
 std::string serving_table(const ServingRun& run, const ServingStats& stats,
                           const ServingSetup& setup);
-// A header line and one row: the JSON's scalars, latency summaries flattened (ttft_p50_s, ...).
+// The JSON's scalars in its order, groups flattened: latency summaries as ttft_p50_s,
+// ttft_count, ...; other groups as scheduler_max_batch, kv_cache_capacity_blocks, ...
+std::vector<std::pair<std::string, nlohmann::json>> serving_fields(const ServingRun& run,
+                                                                   const ServingStats& stats,
+                                                                   const ServingSetup& setup);
+// A header line and one row: serving_fields().
 std::string serving_csv(const ServingRun& run, const ServingStats& stats,
                         const ServingSetup& setup);
 // One row per iteration: start_s,end_s,sequences,tokens,prefill_tokens,decodes,kv_blocks,

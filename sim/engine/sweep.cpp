@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -12,6 +13,9 @@
 #include <set>
 
 #include "sim/engine/run_request.h"
+#include "sim/engine/serving_inputs.h"
+#include "sim/engine/serving_report.h"
+#include "sim/engine/serving_run.h"
 #include "sim/engine/sweep_table.h"
 #include "sim/engine/worker_pool.h"
 #include "sim/report/report.h"
@@ -25,6 +29,12 @@ namespace {
 // Report fields that repeat a point's inputs under their sweep names.
 const std::set<std::string> kRepeatedInputs = {"model",   "hw",     "phase",  "batch",
                                                "context", "tokens", "looping"};
+// Fields of a serving report that repeat a serving point's inputs (serving_fields()).
+bool repeats_serving_input(const std::string& field) {
+  static const std::set<std::string> kInputs = {
+      "model", "hw", "load", "rate", "slo", "looping", "kv_cache_kv_fraction"};
+  return kInputs.count(field) > 0 || field.rfind("scheduler_", 0) == 0;
+}
 
 volatile std::sig_atomic_t g_stop_signal = 0;
 
@@ -119,8 +129,20 @@ std::vector<json> point_row(const SweepPlan& plan, const SweepPoint& point,
   row.push_back(error);
   std::vector<std::string> inputs = point_input_values(point, plan.override_keys);
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    // JSON lines keep the phase sizes as numbers (columns 3..5 of the inputs).
-    if (i >= 3 && i <= 5) {
+    long long whole = 0;
+    const std::string& text = inputs[i];
+    const bool integer = !text.empty() && text.size() < 18 &&
+                         std::from_chars(text.data(), text.data() + text.size(), whole).ptr ==
+                             text.data() + text.size();
+    // JSON lines keep the phase sizes as numbers (columns 3..5 of the inputs); a serving point's
+    // counts too (a rate or a chunk, which may be inf or off, stays a string in every row).
+    static const std::set<std::string> kCounts = {
+        "load.requests",     "load.isl",           "load.osl",     "load.seed",
+        "serving.max_batch", "serving.max_tokens", "serving.block"};
+    if (point.serving && integer && i >= 2 && i < 2 + serving_keys().size() &&
+        kCounts.count(serving_keys()[i - 2].key) > 0) {
+      row.push_back(whole);
+    } else if (!point.serving && i >= 3 && i <= 5) {
       row.push_back(std::stoll(inputs[i]));
     } else {
       row.push_back(inputs[i]);
@@ -170,8 +192,18 @@ class Progress {
 
 }  // namespace
 
-std::vector<std::string> sweep_metric_columns() {
+std::vector<std::string> sweep_metric_columns(bool serving) {
   std::vector<std::string> metrics;
+  if (serving) {
+    // Every field a serving report can have: one with an SLO (goodput, slo_met).
+    ServingStats stats;
+    stats.slo = Slo{};
+    stats.slo->ttft_s = 1;
+    for (const auto& [field, value] : serving_fields(ServingRun{}, stats, ServingSetup{})) {
+      if (!repeats_serving_input(field)) metrics.push_back(field);
+    }
+    return metrics;
+  }
   const json report = to_json(RunStats{});
   for (auto it = report.begin(); it != report.end(); ++it) {
     if (it.value().is_structured() || kRepeatedInputs.count(it.key())) continue;
@@ -182,16 +214,41 @@ std::vector<std::string> sweep_metric_columns() {
 
 std::vector<std::string> sweep_columns(const SweepPlan& plan) {
   std::vector<std::string> columns{"point_id", "point_index", "points_total", "status", "error"};
-  for (const char* input : kSweepInputColumns) columns.push_back(input);
+  for (const std::string& input : sweep_input_columns(plan.serving)) columns.push_back(input);
   for (const std::string& key : plan.override_keys) columns.push_back(key);
-  for (const std::string& metric : sweep_metric_columns()) columns.push_back(metric);
+  for (const std::string& metric : sweep_metric_columns(plan.serving)) columns.push_back(metric);
   columns.push_back("wall_s");
   return columns;
 }
 
+bool is_serving_sweep(const std::vector<std::string>& columns) {
+  return std::find(columns.begin(), columns.end(), "load.rate") != columns.end();
+}
+
+namespace {
+
+// A serving point: the run `dfsim serving` makes with the same values (serving_inputs.h).
+json serving_point_metrics(const SweepPoint& point) {
+  const ServingInputs inputs = serving_inputs_from(point.serving_values);
+  const ServingRun run =
+      run_serving_simulation(serving_run_request(point.model, point.hw, point.overrides, inputs));
+  const ServingStats stats = serving_stats(run.result, inputs.slo);
+  json metrics = json::object();
+  for (const auto& [field, value] : serving_fields(run, stats, serving_setup(inputs))) {
+    if (!repeats_serving_input(field)) metrics[field] = value;
+  }
+  return metrics;
+}
+
+}  // namespace
+
 std::string run_sweep_point(const SweepPoint& point) {
   json reply;
   try {
+    if (point.serving) {
+      reply = {{"ok", true}, {"metrics", serving_point_metrics(point)}};
+      return reply.dump();
+    }
     RunRequest request;
     request.model = point.model;
     request.hw = point.hw;
@@ -215,7 +272,7 @@ SweepSummary run_sweep(const SweepPlan& plan, const SweepRunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   const SweepFileFormat format = sweep_file_format(options.out, "--out");
   const std::vector<std::string> columns = sweep_columns(plan);
-  const std::vector<std::string> metrics = sweep_metric_columns();
+  const std::vector<std::string> metrics = sweep_metric_columns(plan.serving);
 
   std::error_code ignored;
   const bool exists = std::filesystem::exists(options.out, ignored) &&

@@ -11,11 +11,14 @@
 namespace dfsim {
 
 // Columns of a sweep's rows: point_id, point_index, points_total, status (ok | error), error,
-// the inputs (kSweepInputColumns, then the plan's hw./model. keys), every scalar metric of a run
-// report (report.h's JSON without the inputs it repeats), and wall_s (the worker's wall time).
+// the inputs (sweep_input_columns(), then the plan's hw./model. keys), every scalar metric of a
+// run report (report.h's JSON without the inputs it repeats; a serving sweep: the fields of
+// `dfsim serving --format csv` without its inputs), and wall_s (the worker's wall time).
 std::vector<std::string> sweep_columns(const SweepPlan& plan);
-// The metric columns alone, in column order.
-std::vector<std::string> sweep_metric_columns();
+// The metric columns alone, in column order, of a run or a serving sweep.
+std::vector<std::string> sweep_metric_columns(bool serving = false);
+// Whether a sweep file's columns are a serving sweep's (it has a load.rate column).
+bool is_serving_sweep(const std::vector<std::string>& columns);
 
 struct SweepRunOptions {
   std::string out;         // .csv or .jsonl

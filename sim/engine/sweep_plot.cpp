@@ -107,7 +107,7 @@ SweepCurves sweep_curves(const SweepFile& file, const SweepPlotSpec& spec) {
   };
   const std::size_t x = column(spec.x), y = column(spec.y), status = column("status");
   // Inputs are the columns between `error` and the first metric.
-  const std::vector<std::string> metrics = sweep_metric_columns();
+  const std::vector<std::string> metrics = sweep_metric_columns(is_serving_sweep(file.columns));
   std::vector<std::size_t> inputs;
   for (std::size_t c = column("error") + 1; c < file.columns.size(); ++c) {
     if (file.columns[c] == "wall_s" ||

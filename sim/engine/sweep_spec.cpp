@@ -9,6 +9,7 @@
 #include <set>
 
 #include "sim/config/catalog.h"
+#include "sim/engine/serving_inputs.h"
 #include "sim/engine/sweep_table.h"
 
 namespace dfsim {
@@ -97,6 +98,7 @@ void check_value(const std::string& key, const std::string& value, const std::st
   if (key == "phase.kind" && value != "decode" && value != "prefill") {
     throw InputError(where + ": phase.kind: expected decode or prefill, got '" + value + "'");
   }
+  if (is_serving_key(key)) check_serving_value(key, value, where);
   if (key == "looping" && !parse_looping_mode(value)) {
     throw InputError(where + ": looping: expected off, on or auto, got '" + value + "'");
   }
@@ -152,12 +154,22 @@ void check_sweep_key(const std::string& key, const std::string& where) {
     if (key == phase_key) return;
   }
   if ((starts_with(key, "hw.") && key.size() > 3) ||
-      (starts_with(key, "model.") && key.size() > 6)) {
+      (starts_with(key, "model.") && key.size() > 6) || is_serving_key(key)) {
     return;
+  }
+  if (starts_with(key, "load.") || starts_with(key, "serving.")) {
+    std::string known;
+    for (const ServingKey& serving : serving_keys()) {
+      if (is_serving_key(serving.key))
+        known += (known.empty() ? "" : ", ") + std::string(serving.key);
+    }
+    throw InputError(where + ": unknown serving key '" + key + "' (expected " + known +
+                     "; kernel looping is the key 'looping')");
   }
   throw InputError(where + ": unknown key '" + key +
                    "' (expected hw.<config path>, model.<config path>, phase.kind, phase.batch, "
-                   "phase.context, phase.tokens, looping, model or hw)");
+                   "phase.context, phase.tokens, looping, model or hw; a serving sweep: load.* "
+                   "and serving.* keys)");
 }
 
 std::vector<std::string> expand_grid_values(const std::string& spec, const std::string& where) {
@@ -310,8 +322,25 @@ SweepFactor parse_points_csv(const std::string& text, const std::string& file_na
   return factor;
 }
 
+std::vector<std::string> sweep_input_columns(bool serving) {
+  if (!serving) return {std::begin(kSweepInputColumns), std::end(kSweepInputColumns)};
+  std::vector<std::string> columns{"model", "hw"};
+  for (const ServingKey& key : serving_keys()) columns.push_back(key.key);
+  return columns;
+}
+
 std::vector<std::string> point_input_values(const SweepPoint& point,
                                             const std::vector<std::string>& override_keys) {
+  if (point.serving) {
+    std::vector<std::string> values{point.model, point.hw};
+    for (const auto& [key, value] : point.serving_values) values.push_back(value);
+    for (const std::string& key : override_keys) {
+      auto it = std::find_if(point.overrides.begin(), point.overrides.end(),
+                             [&](const Override& item) { return item.key == key; });
+      values.push_back(it == point.overrides.end() ? "" : it->value);
+    }
+    return values;
+  }
   std::vector<std::string> values{point.model,
                                   point.hw,
                                   std::string(phase_name(point.phase_kind)),
@@ -330,19 +359,47 @@ std::vector<std::string> point_input_values(const SweepPoint& point,
 std::string sweep_point_id(const SweepPoint& point) {
   // Unit separators cannot occur in a value given on a command line or in a CSV cell, so two
   // different input sets never serialize to the same text.
-  std::string text;
-  std::vector<std::string> values = point_input_values(point, {});
+  // A serving point's text starts with a marker no run point's can, so the two never collide.
+  std::string text = point.serving ? "serving\x1e" : "";
+  const std::vector<std::string> values = point_input_values(point, {});
+  const std::vector<std::string> columns = sweep_input_columns(point.serving);
   for (std::size_t i = 0; i < values.size(); ++i) {
-    text += std::string(kSweepInputColumns[i]) + "\x1f" + values[i] + "\x1e";
+    text += columns[i] + "\x1f" + values[i] + "\x1e";
   }
   for (const Override& item : point.overrides) text += item.key + "\x1f" + item.value + "\x1e";
   return fmt::format("{:016x}", fnv1a(text));
 }
 
-SweepPlan build_sweep_plan(const std::vector<SweepFactor>& factors, std::size_t max_points) {
+SweepPlan build_sweep_plan(const std::vector<SweepFactor>& factors, std::size_t max_points,
+                           bool serving) {
   // Keys given by more than one factor would make a point ambiguous.
   std::map<std::string, std::size_t> owner;
   SweepPlan plan;
+  plan.serving = serving;
+  for (const SweepFactor& factor : factors) {
+    for (const auto& alternative : factor.alternatives) {
+      for (const auto& assignment : alternative) {
+        if (is_serving_key(assignment.first)) plan.serving = true;
+      }
+    }
+  }
+  if (plan.serving) {
+    for (const SweepFactor& factor : factors) {
+      for (std::size_t a = 0; a < factor.alternatives.size(); ++a) {
+        for (const auto& [key, value] : factor.alternatives[a]) {
+          if (starts_with(key, "phase.")) {
+            throw InputError(factor.origins[a].str() + ": " + key +
+                             " is a dfsim run key; a serving sweep (load.* and serving.* keys) "
+                             "sets its load with load.* keys");
+          }
+          if (key == "looping" && value == "auto") {
+            throw InputError(factor.origins[a].str() +
+                             ": looping: expected off or on in a serving sweep, got 'auto'");
+          }
+        }
+      }
+    }
+  }
   std::size_t total = 1;
   for (std::size_t f = 0; f < factors.size(); ++f) {
     const SweepFactor& factor = factors[f];
@@ -379,6 +436,17 @@ SweepPlan build_sweep_plan(const std::vector<SweepFactor>& factors, std::size_t 
     }
     SweepPoint point;
     point.index = index;
+    point.serving = plan.serving;
+    if (plan.serving) {
+      for (const ServingKey& key : serving_keys()) {
+        point.serving_values.emplace_back(key.key, key.default_value);
+      }
+    }
+    auto set_serving_value = [&](const std::string& key, const std::string& value) {
+      for (auto& entry : point.serving_values) {
+        if (entry.first == key) entry.second = value;
+      }
+    };
     std::optional<std::int64_t> context;
     for (std::size_t f = 0; f < factors.size(); ++f) {
       if (factors[f].alternatives.empty()) continue;
@@ -395,8 +463,11 @@ SweepPlan build_sweep_plan(const std::vector<SweepFactor>& factors, std::size_t 
           context = *parse_integer(value);
         else if (key == "phase.tokens")
           point.tokens = *parse_integer(value);
-        else if (key == "looping")
+        else if (key == "looping") {
           point.looping = *parse_looping_mode(value);
+          set_serving_value(key, value);
+        } else if (is_serving_key(key))
+          set_serving_value(key, value);
         else
           point.overrides.push_back({key, value});
       }

@@ -6,7 +6,9 @@
 // Keys are named as in the configs: `hw.<yaml path>` and `model.<yaml path>` (applied as `--set`
 // overrides, with the configs' units and validation), `phase.kind` (decode|prefill),
 // `phase.batch`, `phase.context` (decode: cached tokens; prefill: prompt length), `phase.tokens`,
-// `looping` (off|on|auto), and `model` / `hw` themselves.
+// `looping` (off|on|auto), and `model` / `hw` themselves. A sweep with a `load.*` or `serving.*`
+// key (serving_inputs.h) is a serving sweep: each point is a `dfsim serving` run, and phase keys
+// do not apply to it.
 #pragma once
 
 #include <cstdint>
@@ -66,20 +68,29 @@ struct SweepPoint {
   std::int64_t batch = 1, context = 128, tokens = 128;
   LoopingMode looping = LoopingMode::kOff;
   std::vector<Override> overrides;  // hw.* and model.*, in key order
+  // A serving point: every key of serving_keys() (looping included) with its value, defaults
+  // filled in, in that order; the phase fields above are unused.
+  bool serving = false;
+  std::vector<SweepAssignment> serving_values;
 };
 
 // The resolved inputs of a point as (column, value) in column order: model, hw, phase.kind,
-// phase.batch, phase.context, phase.tokens, looping, then `override_keys` ("" where unset).
+// phase.batch, phase.context, phase.tokens, looping (a serving point: model, hw, then the keys of
+// serving_keys()), then `override_keys` ("" where unset).
 std::vector<std::string> point_input_values(const SweepPoint& point,
                                             const std::vector<std::string>& override_keys);
 inline constexpr const char* kSweepInputColumns[] = {
     "model", "hw", "phase.kind", "phase.batch", "phase.context", "phase.tokens", "looping"};
+// The input columns of a run sweep (kSweepInputColumns) or of a serving sweep (model, hw, the
+// keys of serving_keys()), without the override keys.
+std::vector<std::string> sweep_input_columns(bool serving);
 
 // The id of a point: FNV-1a (64 bit) over its resolved inputs, so it does not depend on the
 // order of the grids, on which option named a value, or on the machine.
 std::string sweep_point_id(const SweepPoint& point);
 
 struct SweepPlan {
+  bool serving = false;            // every point a serving run
   std::vector<SweepPoint> points;  // the full sweep, index order
   std::vector<std::string>
       override_keys;  // hw.* / model.* keys that any point sets, first seen first
@@ -88,9 +99,10 @@ struct SweepPlan {
 // The cartesian product of the factors, the last factor varying fastest. A key set by two
 // factors is an error; so is a sweep of more than `max_points` points or one without a model or
 // hardware. Phase values and looping modes are checked here; hw./model. values are not (see
-// check_sweep_overrides).
+// check_sweep_overrides). The plan is a serving sweep when `serving` is set or a factor names a
+// load.* or serving.* key; then a phase key, or looping=auto, is an error.
 SweepPlan build_sweep_plan(const std::vector<SweepFactor>& factors,
-                           std::size_t max_points = 10'000'000);
+                           std::size_t max_points = 10'000'000, bool serving = false);
 
 // Loads every model and hardware the plan names and applies each distinct override value to
 // each config it can meet, so a misspelt key or a bad unit stops the sweep before it starts

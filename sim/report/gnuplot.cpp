@@ -98,11 +98,11 @@ void render_plot(const PlotFiles& files, const std::string& data, const std::str
   std::string script = "# " + title + "\n# Written by dfsim with " + files.data_name +
                        "; restyle and re-run with: gnuplot " + files.script_name +
                        " (in this directory)\n";
-  bool first = true;
+  // The commands once per image, not `replot`, which repeats only the last panel of a
+  // multiplot.
   auto output = [&](const std::string& path, const std::string& terminal) {
     script += terminal + "\nset output " + gnuplot_quote(relative_to(path, directory)) + "\n";
-    script += first ? commands : "replot\n";
-    first = false;
+    script += commands;
   };
   // noenhanced: kernel names like qkv_proj must not turn into subscripts.
   if (!files.svg.empty()) {
