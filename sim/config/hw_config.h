@@ -49,6 +49,16 @@ enum class GpuStack { kServing, kGptFast };
 // for Hopper). The gpt-fast stack always runs tinygemm (aten _weight_int4pack_mm).
 enum class Int4Kernel { kGeneric, kMarlin, kMachete };
 
+// The decode attention kernel a serving stack launches (sim/mapping/gpu_mapper.cpp): `generic`
+// (FlashDecoding splits with the family's bytes in flight) or TensorRT-LLM's XQA (its K/V tile
+// buffers in flight; `xqa-sm90` takes the Hopper warp-specialized kernel for an fp8 KV cache).
+enum class DecodeAttentionKernel { kGeneric, kXqa, kXqaSm90 };
+
+// The tiled GEMM (more than 64 rows) a serving stack launches: `generic` (the family's bytes in
+// flight), CUTLASS 2's sm80 cp.async multistage mainloop or CUTLASS 3's sm90 TMA
+// warp-specialized one (their stages in flight; sim/mapping/gpu_mapper.cpp).
+enum class GemmKernel { kGeneric, kSm80Multistage, kSm90TmaWarpSpecialized };
+
 struct GpuSpec {
   double clock = 0;                     // Hz, the clock cycles are reported in
   int sm_count = 0;                     // streaming multiprocessors
@@ -66,6 +76,8 @@ struct GpuSpec {
   LinkSpec link;
   GpuStack stack = GpuStack::kServing;
   Int4Kernel int4_kernel = Int4Kernel::kGeneric;  // the serving stack's int4 GEMV
+  DecodeAttentionKernel decode_attention = DecodeAttentionKernel::kGeneric;  // serving stack's
+  GemmKernel gemm_kernel = GemmKernel::kGeneric;  // the serving stack's tiled GEMM
   PowerSpec power;  // board power limit and clock model; not modelled without a power section
 
   // Dequantization slots per second, whole chip: one FP32 FMA (2 FLOPs of vector_rate) each.
