@@ -46,6 +46,7 @@ HwConfig test_gpu(bool cuda_graphs = true) {
   gpu.sm_count = kSms;
   gpu.tensor_rate.clear();
   gpu.tensor_rate[dfsim::Dtype::kBf16] = kTensorBf16;
+  gpu.tensor_achievable_fraction = 1;  // the pinned rate is the one the math runs at
   gpu.vector_rate = kVector;
   gpu.inflight_bytes_per_sm = kInflight;
   gpu.l2.bandwidth = 9.8e12;
@@ -275,6 +276,30 @@ TEST_CASE("Tiles beyond one wave cost a whole extra wave", "[model]") {
   CHECK(kernel_time(k[3]) == Approx(3 * t).margin(kTimeTolerance));
   // Non-tensor flops run at vector_rate / sm_count per SM: sized to 100 us per tile as well.
   CHECK(kernel_time(k[4]) == Approx(t).margin(kTimeTolerance));
+}
+
+TEST_CASE("Tensor-core math runs at the measured share of the datasheet rate", "[model]") {
+  // 100 us of math per tile at the pinned bf16 peak; with tensor_achievable_fraction 0.859
+  // (a100-80gb.yaml's, the measured best GEMM's share) it lasts 100 / 0.859 = 116.414 us. The
+  // CUDA cores' math does not change: 100 us.
+  const double t = 100e-6;
+  std::vector<Program> steps(1);
+  steps[0].kernels.push_back(math_kernel("tensor", kSms, 1, t));
+  steps[0].kernels.push_back(math_kernel("cuda_cores", kSms, 1, t, false));
+  HwConfig hw = test_gpu();
+  std::get<GpuSpec>(hw.spec).tensor_achievable_fraction = 0.859;
+  json result = simulate_in_child(hw, steps);
+  REQUIRE(result["kernels"].size() == 2);
+  CHECK(kernel_time(result["kernels"][0]) == Approx(116.414e-6).epsilon(1e-5));
+  CHECK(kernel_time(result["kernels"][1]) == Approx(t).margin(kTimeTolerance));
+  // The shipped figures (stas00/ml-engineering's MAMF table): A100 SXM 267.9 / 312, H100 SXM
+  // 792.1 / 989, GH200 821.0 / 989; H200 inherits H100's.
+  CHECK(dfsim::load_hw_config("a100-80gb", {}).gpu()->tensor_achievable_fraction == 0.859);
+  CHECK(dfsim::load_hw_config("h100-sxm", {}).gpu()->tensor_achievable_fraction == 0.801);
+  CHECK(dfsim::load_hw_config("h200", {}).gpu()->tensor_achievable_fraction == 0.801);
+  CHECK(dfsim::load_hw_config("gh200", {}).gpu()->tensor_achievable_fraction == 0.830);
+  CHECK_THROWS_WITH(dfsim::load_hw_config("h100-sxm", {{"hw.tensor_achievable_fraction", "1.2"}}),
+                    Catch::Contains("tensor_achievable_fraction"));
 }
 
 TEST_CASE("Dequantization runs on the CUDA cores and overlaps the loads", "[model][dtype]") {

@@ -76,6 +76,8 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.clock = root.quantity("clock", Dimension::kFrequency);
   gpu.sm_count = static_cast<int>(root.integer("sm_count", 1, 1'000'000));
   gpu.tensor_rate = parse_rates(root.child("tensor"));
+  gpu.tensor_achievable_fraction =
+      root.quantity_or("tensor_achievable_fraction", Dimension::kCount, 1.0, Range::kFraction);
   gpu.vector_rate = root.quantity("vector", Dimension::kFlopRate);
   gpu.inflight_bytes_per_sm = root.quantity("inflight_bytes_per_sm", Dimension::kBytes);
   if (auto dequant = root.optional_child("dequant")) gpu.dequant_slots = parse_dequant(*dequant);

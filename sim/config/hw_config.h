@@ -63,8 +63,11 @@ struct GpuSpec {
   double clock = 0;                     // Hz, the clock cycles are reported in
   int sm_count = 0;                     // streaming multiprocessors
   std::map<Dtype, double> tensor_rate;  // dense tensor-core FLOP/s per input dtype, whole chip
-  double vector_rate = 0;               // FP32 FLOP/s of the CUDA cores, whole chip
-  double inflight_bytes_per_sm = 0;     // memory-level parallelism of one SM (Little's law)
+  // The share of tensor_rate the best library GEMM reaches (a measured maximum achievable matmul
+  // rate over the datasheet peak; 1 where none was measured): matmul math runs at it.
+  double tensor_achievable_fraction = 1;
+  double vector_rate = 0;            // FP32 FLOP/s of the CUDA cores, whole chip
+  double inflight_bytes_per_sm = 0;  // memory-level parallelism of one SM (Little's law)
   // Weight formats the matmul units do not take as stored: CUDA-core issue slots to turn one
   // weight into the matmul's input (unpack, convert, scale), counted in FP32-FMA slots (an
   // instruction issuing at a quarter of the FMA rate costs 4). Formats not listed are native.
