@@ -196,10 +196,11 @@ TEST_CASE("GPU kernels of a tiny-llama decode step", "[mapper]") {
       CHECK(kernel_named(program, name).tiles == 132);
       CHECK(kernel_named(program, name).tiles_per_unit == 1);
     }
-    // FlashDecoding: batch 1 * 4 heads = 4 (sequence, head) pairs; ceil(132 / 4) = 33 splits
-    // wanted, but 8 keys allow at most ceil(8 / 256) = 1 split -> 4 tiles.
-    CHECK(kernel_named(program, "layer0.attention").tiles == 4);
-    CHECK(kernel_named(program, "layer0.attention").tiles_per_unit == 2);
+    // XQA (h100-sxm's decode_attention; bf16 cache: mha.cu): batch 1 x 2 KV heads = 2 pairs;
+    // 132 / 2 = 66 sub-sequences wanted, but 8 keys fill at most ceil(8 / 256) = 1 -> 2 CTAs,
+    // one per SM.
+    CHECK(kernel_named(program, "layer0.attention").tiles == 2);
+    CHECK(kernel_named(program, "layer0.attention").tiles_per_unit == 1);
     // Elementwise: ceil(elements / 2048), at least 1; rows of 64 or 128 elements -> 1 tile,
     // 8 resident per SM.
     CHECK(kernel_named(program, "layer0.swiglu").tiles == 1);
@@ -322,7 +323,9 @@ TEST_CASE("GEMM tiling of a Llama-2-7B prefill", "[mapper]") {
 
 TEST_CASE("FlashDecoding split counts", "[mapper]") {
   const ModelSpec model = dfsim::load_model_spec("llama2-7b", {});
-  const GpuSpec gpu = h100();
+  // The generic decode attention (vLLM's FlashAttention is not modelled apart; XQA elsewhere).
+  GpuSpec gpu = h100();
+  gpu.decode_attention = dfsim::DecodeAttentionKernel::kGeneric;
   auto attention_tiles = [&](std::int64_t batch, std::int64_t past) {
     const WorkloadGraph graph = dfsim::build_decoder_graph(model, StepShape{batch, 1, past, false});
     return kernel_named(dfsim::map_to_gpu(graph, gpu), "layer0.attention").tiles;
@@ -521,10 +524,12 @@ TEST_CASE("A serving stack's int4 GEMVs run as Marlin or Machete with their byte
       "layer0.qkv_proj");
   CHECK(tiny_qkv.tiles == 3);
 
-  // Prefill (300 rows) is a tiled GEMM: no int4 GEMV kernel of its own.
+  // Prefill (300 rows) is a tiled GEMM: no int4 GEMV kernel of its own; it keeps the sm90
+  // mainloop's 5 stages in flight: k tile 128 B / 2 B = 64, per stage 64 x (128 x 2 B of
+  // activations + 128 x 0.53125 B of int4 weights and scales) = 20,736 B, x 5 = 103,680 B.
   const Program prefill =
       dfsim::map_to_gpu(dfsim::build_decoder_graph(model, StepShape{1, 300, 0, true}), h100());
-  CHECK(kernel_named(prefill, "layer0.qkv_proj").inflight_bytes_per_unit == 0.0);
+  CHECK(kernel_named(prefill, "layer0.qkv_proj").inflight_bytes_per_unit == Approx(103680.0));
 }
 
 TEST_CASE("gpt-fast's decode attention is three Inductor reductions", "[mapper]") {
@@ -586,4 +591,101 @@ TEST_CASE("Only gpt-fast attends a static cache: prompt + new tokens rounded up 
   CHECK(dfsim::attended_cache_positions(dfsim::load_hw_config("a100-80gb", {}), 205) == 0);
   CHECK(dfsim::attended_cache_positions(dfsim::load_hw_config("apple-m2-max", {}), 205) == 0);
   CHECK(dfsim::attended_cache_positions(dfsim::load_hw_config("sn40l", {}), 205) == 0);
+}
+
+TEST_CASE(
+    "A serving stack's decode attention runs as TensorRT-LLM's XQA with its buffers in flight",
+    "[mapper]") {
+  // The shipped choice: XQA's Hopper kernel on H100 (h200 inherits), mha.cu on A100.
+  const dfsim::HwConfig a100 = dfsim::load_hw_config("a100-80gb", {});
+  REQUIRE(a100.gpu() != nullptr);
+  CHECK(a100.gpu()->decode_attention == dfsim::DecodeAttentionKernel::kXqa);
+  CHECK(h100().decode_attention == dfsim::DecodeAttentionKernel::kXqaSm90);
+  CHECK(dfsim::load_hw_config("h200", {}).gpu()->decode_attention ==
+        dfsim::DecodeAttentionKernel::kXqaSm90);
+  CHECK_THROWS_WITH(
+      dfsim::load_hw_config("h100-sxm", {{"hw.decode_attention", "flashinfer"}}),
+      "--set hw.decode_attention=flashinfer: decode_attention: expected one of generic, xqa, "
+      "xqa-sm90, got 'flashinfer'");
+
+  const ModelSpec fp8_kv = dfsim::load_model_spec("llama3.1-8b", {{"model.kv_cache_dtype", "fp8"}});
+  auto attention = [](const ModelSpec& model, StepShape step, const GpuSpec& gpu) {
+    return kernel_named(dfsim::map_to_gpu(dfsim::build_decoder_graph(model, step), gpu),
+                        "layer0.attention");
+  };
+  // 64 sequences x 8 KV heads = 512 (sequence, KV head) pairs; mha_sm90's sub-sequences:
+  // floor(132 x 3 / 512) = 0, x 0.25 rounds to 0, at least 1: 512 CTAs. Per CTA 2 K buffers of
+  // 64 tokens x 128 B (head_dim 128 at 1 B) and 2 V buffers of 64 x 128 B: 32,768 B; one CTA
+  // per SM.
+  const Kernel batch64 = attention(fp8_kv, StepShape{64, 1, 1023, false}, h100());
+  CHECK(batch64.tiles == 512);
+  CHECK(batch64.tiles_per_unit == 1);
+  CHECK(batch64.inflight_bytes_per_unit == Approx(32768.0));
+  CHECK(batch64.loads_wait_for_math);
+  // One sequence of 1024 keys: floor(396 / 8) = 49, x 0.25 = 12.25 -> 12 sub-sequences (below
+  // the 16 tiles of 64 keys): 8 x 12 = 96 CTAs.
+  CHECK(attention(fp8_kv, StepShape{1, 1, 1023, false}, h100()).tiles == 96);
+  // 100 keys: 2 tiles of 64, so 2 sub-sequences at most: 16 CTAs.
+  CHECK(attention(fp8_kv, StepShape{1, 1, 99, false}, h100()).tiles == 16);
+
+  // A100, 16-bit cache: mha.cu. 4 sequences x 8 KV heads = 32 pairs; sub-sequences
+  // min(max(1, 108 / 32 = 3), ceil(1024 / 256) = 4) = 3: 96 CTAs. In flight per CTA: K 4 warps x
+  // 2 buffers x 64 tokens x 128 B = 65,536 B; V 4 warps x 2 buffers x 64 tokens x 64 x 2 B =
+  // 65,536 B.
+  const ModelSpec fp16 = dfsim::load_model_spec("llama3.1-8b", {{"model.kv_cache_dtype", "fp16"}});
+  const Kernel ampere = attention(fp16, StepShape{4, 1, 1023, false}, *a100.gpu());
+  CHECK(ampere.tiles == 96);
+  CHECK(ampere.tiles_per_unit == 1);
+  CHECK(ampere.inflight_bytes_per_unit == Approx(131072.0));
+  // H100 with a 16-bit cache also runs mha.cu: 131,072 B.
+  CHECK(attention(fp16, StepShape{4, 1, 1023, false}, h100()).inflight_bytes_per_unit ==
+        Approx(131072.0));
+
+  // Prefill attention and the generic choice keep the family's figure (0: the machine's).
+  CHECK(attention(fp8_kv, StepShape{1, 300, 0, true}, h100()).inflight_bytes_per_unit == 0.0);
+  GpuSpec generic = h100();
+  generic.decode_attention = dfsim::DecodeAttentionKernel::kGeneric;
+  const Kernel flash_decoding = attention(fp8_kv, StepShape{64, 1, 1023, false}, generic);
+  CHECK(flash_decoding.inflight_bytes_per_unit == 0.0);
+  CHECK(flash_decoding.tiles == 64 * 32);  // (sequence, query head) pairs, one split each
+  // gpt-fast never runs XQA (nor the serving GEMMs): no kernel of its decode step sets a figure.
+  GpuSpec gpt_fast = h100();
+  gpt_fast.stack = dfsim::GpuStack::kGptFast;
+  for (const Kernel& kernel :
+       dfsim::map_to_gpu(dfsim::build_decoder_graph(fp8_kv, StepShape{1, 1, 1023, false}), gpt_fast)
+           .kernels) {
+    CHECK(kernel.inflight_bytes_per_unit == 0.0);
+  }
+}
+
+TEST_CASE("A serving stack's tiled GEMMs keep their mainloop's stages in flight", "[mapper]") {
+  const dfsim::HwConfig a100 = dfsim::load_hw_config("a100-80gb", {});
+  REQUIRE(a100.gpu() != nullptr);
+  CHECK(a100.gpu()->gemm_kernel == dfsim::GemmKernel::kSm80Multistage);
+  CHECK(h100().gemm_kernel == dfsim::GemmKernel::kSm90TmaWarpSpecialized);
+  CHECK_THROWS_WITH(
+      dfsim::load_hw_config("h100-sxm", {{"hw.gemm_kernel", "sm100"}}),
+      "--set hw.gemm_kernel=sm100: gemm_kernel: expected one of generic, sm80-multistage, "
+      "sm90-tma-ws, got 'sm100'");
+  auto qkv = [](const ModelSpec& model, StepShape step, const GpuSpec& gpu) {
+    return kernel_named(dfsim::map_to_gpu(dfsim::build_decoder_graph(model, step), gpu),
+                        "layer0.qkv_proj");
+  };
+  const ModelSpec fp16 = dfsim::load_model_spec("llama3.1-8b", {{"model.weight_dtype", "fp16"}});
+  // sm80: 2 of 3 stages of 128 x 256 x 64 in flight: 2 x 64 x (128 + 256) x 2 B = 98,304 B.
+  CHECK(qkv(fp16, StepShape{1, 512, 0, true}, *a100.gpu()).inflight_bytes_per_unit ==
+        Approx(98304.0));
+  // sm90, bf16: 5 of 6 stages of 128 x 128 x 64: 5 x 64 x 256 x 2 B = 163,840 B.
+  const ModelSpec bf16 = dfsim::load_model_spec("llama3.1-8b", {});
+  CHECK(qkv(bf16, StepShape{1, 512, 0, true}, h100()).inflight_bytes_per_unit == Approx(163840.0));
+  // sm90, fp8 weights at the FP8 tensor rate: k tile 128 fp8, 5 x 128 x 256 x 1 B = 163,840 B.
+  const ModelSpec fp8 = dfsim::load_model_spec("llama3.1-8b", {{"model.weight_dtype", "fp8"}});
+  const Kernel fp8_gemm = qkv(fp8, StepShape{1, 512, 0, true}, h100());
+  CHECK(fp8_gemm.compute_dtype == dfsim::Dtype::kFp8);
+  CHECK(fp8_gemm.inflight_bytes_per_unit == Approx(163840.0));
+  // 64 rows or fewer is a GEMV: the family's figure; so is the generic choice.
+  CHECK(qkv(bf16, StepShape{64, 1, 127, false}, h100()).inflight_bytes_per_unit == 0.0);
+  GpuSpec generic = h100();
+  generic.gemm_kernel = dfsim::GemmKernel::kGeneric;
+  CHECK(qkv(bf16, StepShape{1, 512, 0, true}, generic).inflight_bytes_per_unit == 0.0);
 }

@@ -230,3 +230,64 @@ TEST_CASE("tile waves: a Machete int4 GEMV has every SM's share in flight and st
   // = 6.20223 us, 54 % longer.
   CHECK(times[1].get<double>() == Approx(6.20223e-6).epsilon(1e-4));
 }
+
+TEST_CASE(
+    "tile waves: an XQA decode attention streams at the stream rate where the generic one is "
+    "capped",
+    "[model]") {
+  // h100-sxm's figures, pinned: 132 SMs, 3.35 TB/s x 0.89 = 2.9815e12 B/s streaming, 785 ns under
+  // load, 13.5 KiB (13824 B) in flight per SM by default.
+  dfsim::HwConfig hw = dfsim::load_hw_config("h100-sxm", {});
+  dfsim::GpuSpec& gpu = std::get<dfsim::GpuSpec>(hw.spec);
+  gpu.sm_count = 132;
+  gpu.hbm.bandwidth = 3.35e12;
+  gpu.hbm.achievable_fraction = 0.89;
+  gpu.hbm.latency = 785e-9;
+  gpu.inflight_bytes_per_sm = 13824;
+  REQUIRE(gpu.decode_attention == dfsim::DecodeAttentionKernel::kXqaSm90);
+  const dfsim::ModelSpec model =
+      dfsim::load_model_spec("llama3.1-8b", {{"model.kv_cache_dtype", "fp8"}});
+  const dfsim::WorkloadGraph graph =
+      dfsim::build_decoder_graph(model, dfsim::StepShape{16, 1, 1023, false});
+  auto attention = [&](const dfsim::GpuSpec& spec) {
+    for (const Kernel& kernel : dfsim::map_to_gpu(graph, spec).kernels) {
+      if (kernel.name != "layer0.attention") continue;
+      Kernel memory_only = kernel;  // the memory side alone: no math
+      memory_only.flops = memory_only.matmul_flops = 0;
+      return memory_only;
+    }
+    FAIL("no attention kernel");
+    return Kernel{};
+  };
+  const Kernel xqa = attention(gpu);
+  dfsim::GpuSpec generic_gpu = gpu;
+  generic_gpu.decode_attention = dfsim::DecodeAttentionKernel::kGeneric;
+  Kernel generic = attention(generic_gpu);
+  generic.name = "generic";
+  // K and V of 16 sequences x 1024 keys x 8 KV heads x 128 x 1 B: 33,554,432 B; the bf16 query
+  // read and output written, 16 x 4096 x 2 B each: 262,144 B.
+  REQUIRE(xqa.dram_bytes() == Approx(33816576.0));
+  // XQA: 16 x 8 = 128 CTAs (sub-sequences: floor(396 / 128) = 3, x 0.25 rounds to 1), one wave.
+  REQUIRE(xqa.tiles == 128);
+  REQUIRE(generic.tiles == 512);  // FlashDecoding: 16 x 32 (sequence, query head), one split
+  std::vector<dfsim::Program> steps(1);
+  steps[0].kernels = {xqa, generic};
+  const nlohmann::json times = dfsim::run_in_child([&] {
+    dfsim::SimulationTrace trace = dfsim::simulate(hw, steps);
+    nlohmann::json out = nlohmann::json::array();
+    for (const dfsim::KernelRecord& record : trace.kernels)
+      out.push_back(record.end - record.start);
+    return out;
+  });
+  REQUIRE(times.size() == 2);
+  // XQA: 128 x 32768 B in flight / 785 ns = 5.3432e12 B/s, above the stream rate: one latency,
+  // then 33816576 B / 2.9815e12 B/s (11.3421 us) = 12.1271 us.
+  CHECK(times[0].get<double>() == Approx(12.1271e-6).epsilon(1e-4));
+  // Generic: 2 tiles per SM, 264 + 248 tiles (66,048 B each) in 2 waves on 132 SMs, each with
+  // 132 x 13824 = 1,824,768 B in flight, cap 1824768 / 785 ns = 2.324545e12 B/s. Per wave: the
+  // latency, the first window at the stream rate (0.6120 us), the rest at the cap:
+  // wave 1: 0.785 + 0.6120 + (17436672 - 1824768) / 2.324545e12 (6.7161) = 8.1131 us;
+  // wave 2: 0.785 + 0.6120 + (16379904 - 1824768) / 2.324545e12 (6.2615) = 7.6585 us;
+  // 15.7716 us, 30 % longer.
+  CHECK(times[1].get<double>() == Approx(15.7716e-6).epsilon(1e-4));
+}

@@ -38,8 +38,11 @@ void SmArray::execute(const Kernel& kernel, KernelRecord& record) {
   const double tile_other = (kernel.flops - kernel.matmul_flops) / tiles;
   // Per-SM rates: the datasheet peaks divided evenly over the SMs.
   auto tensor = gpu_.tensor_rate.find(kernel.compute_dtype);
+  // Tensor-core math at the rate the best library GEMM measurably reaches, not the datasheet's.
   const double matmul_rate =
-      (tensor != gpu_.tensor_rate.end() ? tensor->second : gpu_.vector_rate) / gpu_.sm_count;
+      (tensor != gpu_.tensor_rate.end() ? tensor->second * gpu_.tensor_achievable_fraction
+                                        : gpu_.vector_rate) /
+      gpu_.sm_count;
   const double vector_rate = gpu_.vector_rate / gpu_.sm_count;
   // Dequantization issues on the CUDA cores, one FMA slot at a time.
   const double dequant_rate = gpu_.dequant_slot_rate() / gpu_.sm_count;

@@ -76,6 +76,8 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.clock = root.quantity("clock", Dimension::kFrequency);
   gpu.sm_count = static_cast<int>(root.integer("sm_count", 1, 1'000'000));
   gpu.tensor_rate = parse_rates(root.child("tensor"));
+  gpu.tensor_achievable_fraction =
+      root.quantity_or("tensor_achievable_fraction", Dimension::kCount, 1.0, Range::kFraction);
   gpu.vector_rate = root.quantity("vector", Dimension::kFlopRate);
   gpu.inflight_bytes_per_sm = root.quantity("inflight_bytes_per_sm", Dimension::kBytes);
   if (auto dequant = root.optional_child("dequant")) gpu.dequant_slots = parse_dequant(*dequant);
@@ -99,6 +101,16 @@ GpuSpec parse_gpu(ConfigReader& root) {
   gpu.int4_kernel = int4 == "marlin"    ? Int4Kernel::kMarlin
                     : int4 == "machete" ? Int4Kernel::kMachete
                                         : Int4Kernel::kGeneric;
+  const std::string attention =
+      root.choice_or("decode_attention", {"generic", "xqa", "xqa-sm90"}, "generic");
+  gpu.decode_attention = attention == "xqa"        ? DecodeAttentionKernel::kXqa
+                         : attention == "xqa-sm90" ? DecodeAttentionKernel::kXqaSm90
+                                                   : DecodeAttentionKernel::kGeneric;
+  const std::string gemm =
+      root.choice_or("gemm_kernel", {"generic", "sm80-multistage", "sm90-tma-ws"}, "generic");
+  gpu.gemm_kernel = gemm == "sm80-multistage" ? GemmKernel::kSm80Multistage
+                    : gemm == "sm90-tma-ws"   ? GemmKernel::kSm90TmaWarpSpecialized
+                                              : GemmKernel::kGeneric;
   if (auto power = root.optional_child("power")) {
     gpu.power = parse_power(*power);
     if (gpu.power.min_clock > gpu.clock) power->fail("min_clock", "is above the clock");

@@ -49,12 +49,25 @@ enum class GpuStack { kServing, kGptFast };
 // for Hopper). The gpt-fast stack always runs tinygemm (aten _weight_int4pack_mm).
 enum class Int4Kernel { kGeneric, kMarlin, kMachete };
 
+// The decode attention kernel a serving stack launches (sim/mapping/gpu_mapper.cpp): `generic`
+// (FlashDecoding splits with the family's bytes in flight) or TensorRT-LLM's XQA (its K/V tile
+// buffers in flight; `xqa-sm90` takes the Hopper warp-specialized kernel for an fp8 KV cache).
+enum class DecodeAttentionKernel { kGeneric, kXqa, kXqaSm90 };
+
+// The tiled GEMM (more than 64 rows) a serving stack launches: `generic` (the family's bytes in
+// flight), CUTLASS 2's sm80 cp.async multistage mainloop or CUTLASS 3's sm90 TMA
+// warp-specialized one (their stages in flight; sim/mapping/gpu_mapper.cpp).
+enum class GemmKernel { kGeneric, kSm80Multistage, kSm90TmaWarpSpecialized };
+
 struct GpuSpec {
   double clock = 0;                     // Hz, the clock cycles are reported in
   int sm_count = 0;                     // streaming multiprocessors
   std::map<Dtype, double> tensor_rate;  // dense tensor-core FLOP/s per input dtype, whole chip
-  double vector_rate = 0;               // FP32 FLOP/s of the CUDA cores, whole chip
-  double inflight_bytes_per_sm = 0;     // memory-level parallelism of one SM (Little's law)
+  // The share of tensor_rate the best library GEMM reaches (a measured maximum achievable matmul
+  // rate over the datasheet peak; 1 where none was measured): matmul math runs at it.
+  double tensor_achievable_fraction = 1;
+  double vector_rate = 0;            // FP32 FLOP/s of the CUDA cores, whole chip
+  double inflight_bytes_per_sm = 0;  // memory-level parallelism of one SM (Little's law)
   // Weight formats the matmul units do not take as stored: CUDA-core issue slots to turn one
   // weight into the matmul's input (unpack, convert, scale), counted in FP32-FMA slots (an
   // instruction issuing at a quarter of the FMA rate costs 4). Formats not listed are native.
@@ -66,6 +79,8 @@ struct GpuSpec {
   LinkSpec link;
   GpuStack stack = GpuStack::kServing;
   Int4Kernel int4_kernel = Int4Kernel::kGeneric;  // the serving stack's int4 GEMV
+  DecodeAttentionKernel decode_attention = DecodeAttentionKernel::kGeneric;  // serving stack's
+  GemmKernel gemm_kernel = GemmKernel::kGeneric;  // the serving stack's tiled GEMM
   PowerSpec power;  // board power limit and clock model; not modelled without a power section
 
   // Dequantization slots per second, whole chip: one FP32 FMA (2 FLOPs of vector_rate) each.

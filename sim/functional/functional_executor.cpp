@@ -480,14 +480,21 @@ void FunctionalExecutor::run_fused_attention(const Kernel& kernel, std::int64_t 
   }
   const Op& op = graph_->op(scores_id);
   const std::int64_t groups = op.groups;
-  if (kernel.tiles % groups != 0) {
+  // One tile per (sequence, query head) and part (FlashDecoding, FlashAttention), or, as
+  // TensorRT-LLM's XQA launches decode, one per (sequence, KV head) and part: such a tile
+  // attends every query head that shares its KV head.
+  std::int64_t heads_per_tile = 1;
+  if (kernel.tiles % groups != 0 && op.kv_groups > 0 && kernel.tiles % op.kv_groups == 0) {
+    heads_per_tile = groups / op.kv_groups;
+  }
+  const std::int64_t tile_groups = groups / heads_per_tile;
+  if (kernel.tiles % tile_groups != 0) {
     fail(fmt::format("kernel {}: {} tiles do not split {} (sequence, head) groups", kernel.name,
                      kernel.tiles, groups));
   }
-  const std::int64_t parts = kernel.tiles / groups;
-  const std::int64_t group = tile / parts, part = tile % parts;
+  const std::int64_t parts = kernel.tiles / tile_groups;
+  const std::int64_t part = tile % parts;
   const std::int64_t heads = groups / shape_.batch;
-  const std::int64_t b = group / heads, head = group % heads;
   const std::int64_t n = shape_.new_tokens;
   const std::int64_t d = model_.head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -507,36 +514,40 @@ void FunctionalExecutor::run_fused_attention(const Kernel& kernel, std::int64_t 
   const std::int64_t first_query = split_keys ? 0 : split(n, parts, part);
   const std::int64_t last_query = split_keys ? 1 : split(n, parts, part + 1);
   if (first_query >= last_query) return;
-  const Buffer& q = input(values_id, source(scores_id, OpKind::kRope), 0, b * n + first_query,
-                          b * n + last_query);
-  const Cache& cache = caches_[static_cast<std::size_t>(op.layer)];
-  Buffer& out = output(values_id, 0, shape_.batch * n, heads * d);
-  for (std::int64_t i = first_query; i < last_query; ++i) {
-    const std::int64_t r = b * n + i, p = shape_.past + i;
-    const std::int64_t begin = window > 0 ? std::max<std::int64_t>(0, p - window + 1) : 0;
-    check_cache(values_id, op.layer, b, begin, p + 1);
-    const auto& keys = cache.keys[static_cast<std::size_t>(b)];
-    const auto& values = cache.values[static_cast<std::size_t>(b)];
-    const std::int64_t width = cache.width(b);
-    const std::int64_t kv_head = head / (heads / (width / d));
-    std::span<const float> query(q.data.data() + r * q.cols + head * d,
-                                 static_cast<std::size_t>(d));
-    std::span<float> target(out.row(r) + head * d, static_cast<std::size_t>(d));
-    if (split_keys) {
-      const std::int64_t length = p + 1 - begin;
-      auto& group_parts = op_partials[static_cast<std::size_t>(group)];
-      attend(query, keys.data() + kv_head * d, values.data() + kv_head * d, width,
-             begin + split(length, parts, part), begin + split(length, parts, part + 1), scale,
-             group_parts[static_cast<std::size_t>(part)]);
-      if (++op_done[static_cast<std::size_t>(group)] < parts) continue;
-      combine(group_parts, target, model_.activation_dtype);
-    } else {
-      AttentionPartial partial;
-      attend(query, keys.data() + kv_head * d, values.data() + kv_head * d, width, begin, p + 1,
-             scale, partial);
-      combine({&partial, 1}, target, model_.activation_dtype);
+  for (std::int64_t h = 0; h < heads_per_tile; ++h) {
+    const std::int64_t group = tile / parts * heads_per_tile + h;
+    const std::int64_t b = group / heads, head = group % heads;
+    const Buffer& q = input(values_id, source(scores_id, OpKind::kRope), 0, b * n + first_query,
+                            b * n + last_query);
+    const Cache& cache = caches_[static_cast<std::size_t>(op.layer)];
+    Buffer& out = output(values_id, 0, shape_.batch * n, heads * d);
+    for (std::int64_t i = first_query; i < last_query; ++i) {
+      const std::int64_t r = b * n + i, p = shape_.past + i;
+      const std::int64_t begin = window > 0 ? std::max<std::int64_t>(0, p - window + 1) : 0;
+      check_cache(values_id, op.layer, b, begin, p + 1);
+      const auto& keys = cache.keys[static_cast<std::size_t>(b)];
+      const auto& values = cache.values[static_cast<std::size_t>(b)];
+      const std::int64_t width = cache.width(b);
+      const std::int64_t kv_head = head / (heads / (width / d));
+      std::span<const float> query(q.data.data() + r * q.cols + head * d,
+                                   static_cast<std::size_t>(d));
+      std::span<float> target(out.row(r) + head * d, static_cast<std::size_t>(d));
+      if (split_keys) {
+        const std::int64_t length = p + 1 - begin;
+        auto& group_parts = op_partials[static_cast<std::size_t>(group)];
+        attend(query, keys.data() + kv_head * d, values.data() + kv_head * d, width,
+               begin + split(length, parts, part), begin + split(length, parts, part + 1), scale,
+               group_parts[static_cast<std::size_t>(part)]);
+        if (++op_done[static_cast<std::size_t>(group)] < parts) continue;
+        combine(group_parts, target, model_.activation_dtype);
+      } else {
+        AttentionPartial partial;
+        attend(query, keys.data() + kv_head * d, values.data() + kv_head * d, width, begin, p + 1,
+               scale, partial);
+        combine({&partial, 1}, target, model_.activation_dtype);
+      }
+      mark(out, values_id, r, d);
     }
-    mark(out, values_id, r, d);
   }
   after_write(values_id);
 }

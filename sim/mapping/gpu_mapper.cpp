@@ -233,6 +233,150 @@ bool is_int4_gemv(const WorkloadGraph& graph, const Kernel& kernel) {
   return !kernel.ops.empty();
 }
 
+// A serving stack's tiled GEMMs (more than kGemvRows rows: the decode batches and prefill chunks
+// of a serving iteration) keep their mainloop's stages in flight, not the family's figure (which
+// was fitted to Inductor's batch-1 GEMVs). Only their bytes in flight change here: the output
+// tiles stay kGemmTile x kGemmTile (tile_matmul).
+//
+// sm80 (A100): CUTLASS 2's default tensor-op configuration for 16-bit inputs
+// (NVIDIA/cutlass include/cutlass/gemm/device/default_gemm_configuration.h,
+// DefaultGemmConfiguration<OpClassTensorOp, Sm80, ...>): ThreadblockShape 128 x 256 x 64,
+// kStages = 3. Its multistage mainloop (include/cutlass/gemm/threadblock/mma_multistage.h) issues
+// kStages - 1 stages of cp.async in its prologue and then one stage per k iteration before
+// waiting for the oldest (cp_async_wait<kStages - 2>): kStages - 1 = 2 stages outstanding, each
+// (128 + 256) x 64 x 2 B = 48 KiB. 3 x 48 KiB = 144 KiB of shared memory: one CTA per SM
+// (A100: 164 KiB). ASSUMPTION: cuBLAS's / cuBLASLt's sm80 kernels (closed source; TensorRT-LLM's
+// Gemm plugin calls cuBLASLt) keep as many stages in flight as CUTLASS's default.
+constexpr std::int64_t kSm80GemmTileM = 128;
+constexpr std::int64_t kSm80GemmTileN = 256;
+constexpr std::int64_t kSm80GemmTileK = 64;
+constexpr int kSm80GemmStagesInFlight = 3 - 1;
+// sm90 (H100, H200): CUTLASS 3's TMA warp-specialized kernels
+// (include/cutlass/gemm/collective/builders/sm90_gmma_builder.inl with StageCountAutoCarveout):
+// the CollectiveBuilder's default tile is 128 x 128 with a k tile of 128 bytes (64 bf16, 128 fp8),
+// and as many stages as fit: (232448 B - the epilogue's carveout) / (the A and B tiles + 32 B of
+// barrier). Per stage (128 + 128) x 128 B = 32 KiB: with an epilogue carveout of at most 24 KiB
+// (ASSUMPTION: a TMA epilogue of 128 x 32 tiles, double-buffered, 16 KiB in bf16),
+// (232448 - 24576) / 32800 = 6 stages. The TMA producer warp refills a stage as soon as the
+// consumers release it: all stages but the one being consumed are in flight, 5 x 32 KiB.
+// ASSUMPTION: cuBLASLt's sm90 kernels (TensorRT-LLM's FP8 and BF16 GEMMs) are of this family.
+constexpr std::int64_t kSm90GemmTileM = 128;
+constexpr std::int64_t kSm90GemmTileN = 128;
+constexpr double kSm90GemmTileKBytes = 128;
+constexpr int kSm90GemmStagesInFlight = 6 - 1;
+
+// Bytes one SM keeps in flight in a serving stack's tiled GEMM (`kernel`'s first matmul).
+double serving_gemm_inflight(const Op& op, Dtype compute_dtype, GemmKernel gemm) {
+  const double activation_bytes = dtype_bytes(compute_dtype);
+  const double weight_bytes = op.weight_elements > 0
+                                  ? op.weight_bytes / op.weight_elements
+                                  : op.weight_bytes / (static_cast<double>(op.n) * op.k);
+  if (gemm == GemmKernel::kSm80Multistage) {
+    return kSm80GemmStagesInFlight * static_cast<double>(kSm80GemmTileK) *
+           (kSm80GemmTileM * activation_bytes + kSm80GemmTileN * weight_bytes);
+  }
+  // The k tile is 128 bytes of the activations; the weights' share of a stage scales with
+  // their bytes per element against the activations'.
+  const double tile_k = kSm90GemmTileKBytes / activation_bytes;
+  return kSm90GemmStagesInFlight * tile_k *
+         (kSm90GemmTileM * activation_bytes + kSm90GemmTileN * weight_bytes);
+}
+
+// TensorRT-LLM's decode attention, XQA (NVIDIA/TensorRT-LLM cpp/kernels/xqa; the generation
+// phase of its GPT attention plugin runs it for grouped-query heads, Llama 3.x's group of 8).
+// One CTA per (sequence, KV head, sub-sequence) streams the sequence's K and V of that head in
+// tiles of 64 tokens through shared-memory buffers, all query heads of the group at once.
+// - xqa-sm90 with an fp8 KV cache: mha_sm90.cu (kHOPPER_WARP_SPECIALIZED): gemm0CtaTileNbTokens
+//   = 64; SharedMem holds nbKBuf = 2 K buffers of 64 tokens x min(head bytes, 128) and nbVBuf = 2
+//   V buffers of 64 tokens x the head's bytes; 3 warp groups (384 threads), one of them the TMA
+//   producer. __launch_bounds__(128 * 3) names no minimum of resident CTAs unless
+//   USE_H100_WARP_SPECIALIZED_2CTA_PER_SM (off by default) asks for 2 and trims registers with
+//   setmaxnreg: ASSUMPTION, one CTA per SM. Sub-sequences (launchHopperF8MHA): min(max(1,
+//   round(floor(SMs x 3 / (batch x KV heads)) x 0.25)), tiles of the longest sequence).
+// - otherwise (A100; fp16/bf16 caches): mha.cu (kAMPERE_WARP_SPECIALIZED): 256 threads,
+//   ctaShapeInWarps {4, 1, 2}: 4 warps each with nbKBuffers = 2 K buffers of 64 tokens x
+//   kHeadPartBytes (128 B on sm80/sm90) and nbVBuffers = 2 V buffers per gemm1 warp (2 groups x
+//   2 warps for a 128-wide head) of cacheVTileSeqLen = 64 tokens x 64 elements. Shared memory
+//   64 KiB of K + 64 KiB of V at 16 bits: one CTA per SM on A100 (164 KiB) and H100 (227 KiB),
+//   though __launch_bounds__(256, nbCtaPerSM) asks 2 on sm90. Sub-sequences (launchMHA):
+//   min(max(1, SMs / (batch x KV heads)), the 256-token CTA tiles of the longest sequence).
+// Its loads are asynchronous (TMA / cp.async) and a buffer is refilled as soon as its consumer
+// releases it, so a memory-bound CTA keeps all its buffers in flight and each buffer's round
+// trip is the latency plus the math on it (loads_wait_for_math). The source's own note (mha.cu,
+// nbVBuffers: "H100 SXM need more in-flight requests") is about these buffers.
+constexpr std::int64_t kXqaTileTokens = 64;
+constexpr double kXqaPartBytes = 128;
+
+struct XqaLaunch {
+  double inflight_bytes = 0;  // per CTA
+  int ctas_per_sm = 1;
+  std::int64_t tokens_per_sub_sequence = 0;  // the sub-sequence bound's tile
+};
+
+XqaLaunch xqa_launch(DecodeAttentionKernel kind, double head_bytes, double kv_element_bytes) {
+  XqaLaunch launch;
+  if (kind == DecodeAttentionKernel::kXqaSm90 && kv_element_bytes == 1) {
+    launch.inflight_bytes =
+        2 * kXqaTileTokens * std::min(head_bytes, kXqaPartBytes) + 2 * kXqaTileTokens * head_bytes;
+    launch.tokens_per_sub_sequence = kXqaTileTokens;
+    return launch;
+  }
+  // mha.cu: K: 4 warps x 2 buffers x 64 tokens x min(head bytes, 128 B); V: 4 warps (2 groups
+  // split along the keys x 2 warps of 64 elements across a 128-wide head) x 2 buffers x 64 tokens
+  // x 64 elements.
+  launch.inflight_bytes = 4 * 2 * kXqaTileTokens * std::min(head_bytes, kXqaPartBytes) +
+                          4 * 2 * kXqaTileTokens * 64 * kv_element_bytes;
+  launch.tokens_per_sub_sequence = 4 * kXqaTileTokens;
+  return launch;
+}
+
+bool has_decode_attention(const WorkloadGraph& graph, const Kernel& kernel) {
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    if (op.kind == OpKind::kAttentionScores && op.m == 1 && op.kv_groups > 0) return true;
+  }
+  return false;
+}
+
+// The decode groups' CTAs as XQA launches them; prefill groups of a mixed iteration keep the
+// context kernel's tiles (tile_attention's). ASSUMPTION: TensorRT-LLM's context FMHA, which a
+// mixed iteration runs beside XQA, keeps no fewer bytes in flight per SM than XQA does.
+void tile_xqa(const WorkloadGraph& graph, const GpuSpec& gpu, Kernel& kernel) {
+  std::int64_t batch_kv_heads = 0;
+  for (std::size_t id : kernel.ops) {
+    const Op& op = graph.op(id);
+    if (op.kind == OpKind::kAttentionScores && op.m == 1) batch_kv_heads += op.kv_groups;
+  }
+  const bool hopper = gpu.decode_attention == DecodeAttentionKernel::kXqaSm90;
+  std::int64_t tiles = 0;
+  XqaLaunch launch;
+  for (std::size_t id : kernel.ops) {
+    const Op& scores = graph.op(id);
+    if (scores.kind != OpKind::kAttentionScores) continue;
+    if (scores.m != 1) {
+      tiles += scores.groups * ceil_div(scores.m, kAttentionQueryTile);
+      continue;
+    }
+    // The cache's element size: its bytes over (sequence, KV head) x keys x head_dim.
+    const double element_bytes =
+        scores.cache_read_bytes / (static_cast<double>(scores.kv_groups) * scores.n * scores.k);
+    launch = xqa_launch(gpu.decode_attention, scores.k * element_bytes, element_bytes);
+    const bool sm90_kernel = hopper && element_bytes == 1;
+    const std::int64_t per_sm =
+        sm90_kernel ? 3 * gpu.sm_count / batch_kv_heads : gpu.sm_count / batch_kv_heads;
+    const std::int64_t wanted =
+        sm90_kernel ? std::max<std::int64_t>(1, std::llround(static_cast<double>(per_sm) * 0.25))
+                    : std::max<std::int64_t>(1, per_sm);
+    const std::int64_t sub_sequences =
+        std::min(wanted, ceil_div(scores.n, launch.tokens_per_sub_sequence));
+    tiles += scores.kv_groups * sub_sequences;
+  }
+  kernel.tiles = std::max<std::int64_t>(1, tiles);
+  kernel.tiles_per_unit = launch.ctas_per_sm;
+  kernel.inflight_bytes_per_unit = launch.ctas_per_sm * launch.inflight_bytes;
+  kernel.loads_wait_for_math = true;
+}
+
 void tile_attention(const WorkloadGraph& graph, int units, Kernel& kernel) {
   // One scores op per group of sequences of equal shape (one for a uniform batch; a serving
   // iteration has several, run by one variable-length kernel): the grid is the sum of theirs.
@@ -370,6 +514,18 @@ Program map_to_gpu(const WorkloadGraph& graph, const GpuSpec& gpu) {
       }
     }
     if (gpu.stack != GpuStack::kGptFast) {
+      if (first.kind == OpKind::kAttentionScores &&
+          gpu.decode_attention != DecodeAttentionKernel::kGeneric &&
+          has_decode_attention(graph, kernel)) {
+        tile_xqa(graph, gpu, kernel);
+        continue;
+      }
+      if (first.kind == OpKind::kMatMul && first.m > kGemvRows &&
+          gpu.gemm_kernel != GemmKernel::kGeneric) {
+        kernel.inflight_bytes_per_unit =
+            serving_gemm_inflight(first, kernel.compute_dtype, gpu.gemm_kernel);
+        continue;
+      }
       if (!is_int4_gemv(graph, kernel)) continue;
       if (gpu.int4_kernel == Int4Kernel::kMarlin) {
         tile_persistent_int4(graph, gpu.sm_count, kMarlinThreadK, kMarlinThreadN,

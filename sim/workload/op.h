@@ -53,6 +53,9 @@ struct Op {
   // Matmul-like ops: output [m, n] from [m, k]; attention ops use them per (batch, head) too.
   std::int64_t m = 0, n = 0, k = 0;
   std::int64_t groups = 1;  // independent instances of that shape (attention: batch x heads)
+  // Attention: batch x KV heads (grouped-query attention shares one K/V head among
+  // groups / kv_groups query heads); 0 elsewhere.
+  std::int64_t kv_groups = 0;
 
   double flops = 0;             // arithmetic operations (a multiply-add counts 2)
   double matmul_flops = 0;      // the part of `flops` that tensor cores / systolic arrays run

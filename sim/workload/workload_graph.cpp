@@ -387,6 +387,7 @@ class DecoderBuilder {
     Op scores_op = base("attention_scores", OpKind::kAttentionScores, layer);
     scores_op.m = n;
     scores_op.groups = group.count * heads_;
+    scores_op.kv_groups = group.count * (kv_width / model_.head_dim);
     scores_op.n = keys;
     scores_op.k = model_.head_dim;
     scores_op.matmul_flops = 2.0 * model_.head_dim * head_pairs;
