@@ -56,12 +56,14 @@ TEST_CASE("a serving sweep: load.* keys make every point a serving run with its 
   // model, hw, then every serving key: `dfsim serving`'s defaults where no factor sets it.
   CHECK(dfsim::point_input_values(plan.points[1], {}) ==
         std::vector<std::string>{"tiny-llama", "h100-sxm", "100", "128", "128", "0", "0", "0", "4",
-                                 "256", "8192", "off", "32", "0.9", "no-evict", "", "on"});
+                                 "256", "8192", "off", "32", "0.9", "no-evict", "memoized", "",
+                                 "on"});
   CHECK(dfsim::sweep_input_columns(true) ==
-        std::vector<std::string>{
-            "model", "hw", "load.requests", "load.isl", "load.osl", "load.isl_std", "load.osl_std",
-            "load.seed", "load.rate", "serving.max_batch", "serving.max_tokens", "serving.chunk",
-            "serving.block", "serving.kv_fraction", "serving.policy", "serving.slo", "looping"});
+        std::vector<std::string>{"model", "hw", "load.requests", "load.isl", "load.osl",
+                                 "load.isl_std", "load.osl_std", "load.seed", "load.rate",
+                                 "serving.max_batch", "serving.max_tokens", "serving.chunk",
+                                 "serving.block", "serving.kv_fraction", "serving.policy",
+                                 "serving.steps", "serving.slo", "looping"});
   const std::vector<std::string> columns = dfsim::sweep_columns(plan);
   CHECK(columns[5] == "model");
   CHECK(columns[13] == "load.rate");
@@ -99,6 +101,8 @@ TEST_CASE("a serving sweep: phase keys, looping=auto and bad serving values are 
         "'1.5'");
   CHECK(message({"serving.policy=lru"}) ==
         "--grid serving.policy=lru: serving.policy: expected no-evict or recompute, got 'lru'");
+  CHECK(message({"serving.steps=fast"}) ==
+        "--grid serving.steps=fast: serving.steps: expected memoized or exact, got 'fast'");
   CHECK(message({"load.rate=0"}) ==
         "--grid load.rate=0: load.rate: expected a number of requests/s > 0 or inf, got '0'");
   CHECK(message({"serving.looping=on"})

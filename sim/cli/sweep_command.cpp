@@ -194,7 +194,7 @@ Action add_sweep_command(CLI::App& app) {
                   "(repeatable; the last varies fastest). Serving keys (each point a dfsim "
                   "serving run): load.requests, load.isl, load.osl, load.isl_std, load.osl_std, "
                   "load.seed, load.rate, serving.max_batch, serving.max_tokens, serving.chunk, "
-                  "serving.block, serving.kv_fraction, serving.policy, serving.slo");
+                  "serving.block, serving.kv_fraction, serving.policy, serving.steps, serving.slo");
   cmd->add_flag("--serving", options->serving,
                 "Every point is a dfsim serving run (implied by any load.* or serving.* key); "
                 "prints a table of throughput and latency per point when done");

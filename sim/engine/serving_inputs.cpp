@@ -101,6 +101,9 @@ void apply(const std::string& key, const std::string& value, const std::string& 
     const std::optional<KvPolicy> policy = parse_kv_policy(value);
     if (!policy) bad_value(where, key, "no-evict or recompute", value);
     in.scheduler.policy = *policy;
+  } else if (key == "serving.steps") {
+    if (value != "memoized" && value != "exact") bad_value(where, key, "memoized or exact", value);
+    in.exact_steps = value == "exact";
   } else if (key == "serving.slo") {
     in.slo = value.empty() ? std::nullopt
                            : std::optional<Slo>(parse_slo(value, where + ": serving.slo"));
@@ -138,6 +141,7 @@ ServingRunRequest serving_run_request(const std::string& model, const std::strin
   request.looping = inputs.looping;
   request.scheduler = inputs.scheduler;
   request.kv_fraction = inputs.kv_fraction;
+  request.exact_steps = inputs.exact_steps;
   request.requests = synthetic_requests(inputs.load);
   assign_arrivals(request.requests, inputs.rate, inputs.load.seed);
   return request;
@@ -156,12 +160,22 @@ ServingSetup serving_setup(const ServingInputs& inputs) {
 }
 
 const std::vector<ServingKey>& serving_keys() {
-  static const std::vector<ServingKey> kKeys{
-      {"load.requests", "100"},       {"load.isl", "128"},          {"load.osl", "128"},
-      {"load.isl_std", "0"},          {"load.osl_std", "0"},        {"load.seed", "0"},
-      {"load.rate", "inf"},           {"serving.max_batch", "256"}, {"serving.max_tokens", "8192"},
-      {"serving.chunk", "off"},       {"serving.block", "32"},      {"serving.kv_fraction", "0.9"},
-      {"serving.policy", "no-evict"}, {"serving.slo", ""},          {"looping", "off"}};
+  static const std::vector<ServingKey> kKeys{{"load.requests", "100"},
+                                             {"load.isl", "128"},
+                                             {"load.osl", "128"},
+                                             {"load.isl_std", "0"},
+                                             {"load.osl_std", "0"},
+                                             {"load.seed", "0"},
+                                             {"load.rate", "inf"},
+                                             {"serving.max_batch", "256"},
+                                             {"serving.max_tokens", "8192"},
+                                             {"serving.chunk", "off"},
+                                             {"serving.block", "32"},
+                                             {"serving.kv_fraction", "0.9"},
+                                             {"serving.policy", "no-evict"},
+                                             {"serving.steps", "memoized"},
+                                             {"serving.slo", ""},
+                                             {"looping", "off"}};
   return kKeys;
 }
 

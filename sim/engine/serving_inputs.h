@@ -23,6 +23,7 @@ struct ServingInputs {
   double rate = 0;  // requests/s; +infinity: all at t = 0 (the default)
   SchedulerConfig scheduler;
   double kv_fraction = 0.9;
+  bool exact_steps = false;  // serving.steps=exact: dfsim serving --exact-steps
   LoopingMode looping = LoopingMode::kOff;
   std::optional<Slo> slo;
 
@@ -47,7 +48,7 @@ struct ServingKey {
 };
 // In column order: load.requests, load.isl, load.osl, load.isl_std, load.osl_std, load.seed,
 // load.rate, serving.max_batch, serving.max_tokens, serving.chunk, serving.block,
-// serving.kv_fraction, serving.policy, serving.slo, looping.
+// serving.kv_fraction, serving.policy, serving.steps, serving.slo, looping.
 const std::vector<ServingKey>& serving_keys();
 // load.* and serving.* keys of that list (looping is a key of every sweep).
 bool is_serving_key(const std::string& key);
