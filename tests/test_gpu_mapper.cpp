@@ -389,7 +389,8 @@ TEST_CASE("fp8 weights are converted under torch.compile, native under a serving
   // A 300-token prefill GEMM reads fp8 activation stripes: each of ceil(300 / 128) x
   // ceil(12288 / 128) = 288 tiles reads 128 x 4096 activations and 4096 x 128 weights of 1 byte.
   const WorkloadGraph prefill = dfsim::build_decoder_graph(model, StepShape{1, 300, 0, true});
-  const dfsim::Kernel& gemm = kernel_named(dfsim::map_to_gpu(prefill, gpu), "layer0.qkv_proj");
+  const Program prefill_program = dfsim::map_to_gpu(prefill, gpu);
+  const dfsim::Kernel& gemm = kernel_named(prefill_program, "layer0.qkv_proj");
   CHECK(gemm.compute_dtype == dfsim::Dtype::kFp8);
   CHECK(gemm.onchip_bytes == 288.0 * 128 * 4096 * 2);
   // Weight-only under torch.compile (torchao float8wo): qkv_proj's 4096 x 12288 = 50,331,648
@@ -519,9 +520,9 @@ TEST_CASE("A serving stack's int4 GEMVs run as Marlin or Machete with their byte
   // Fewer tiles than SMs: tiny-llama (hidden 64, 4 heads of 16, 2 KV heads) has q 64 x 64,
   // k and v 64 x 32: one 128 x 128 tile each, 3 tiles, so 3 SMs stream.
   const ModelSpec tiny = dfsim::load_model_spec("tiny-llama", {{"model.weight_dtype", "int4"}});
-  const Kernel& tiny_qkv = kernel_named(
-      dfsim::map_to_gpu(dfsim::build_decoder_graph(tiny, StepShape{1, 1, 7, false}), *a100.gpu()),
-      "layer0.qkv_proj");
+  const Program tiny_program =
+      dfsim::map_to_gpu(dfsim::build_decoder_graph(tiny, StepShape{1, 1, 7, false}), *a100.gpu());
+  const Kernel& tiny_qkv = kernel_named(tiny_program, "layer0.qkv_proj");
   CHECK(tiny_qkv.tiles == 3);
 
   // Prefill (300 rows) is a tiled GEMM: no int4 GEMV kernel of its own; it keeps the sm90
