@@ -210,6 +210,25 @@ TEST_CASE("dfsim serving: same seed same output, bad values exit 2", "[serving][
   }
 }
 
+TEST_CASE("dfsim serving --trace serves the file's requests at their arrival times",
+          "[serving][cli]") {
+  dfsim::testing::TempDir dir;
+  // Two requests: 100 + 10 tokens at t = 0 and 50 + 5 at t = 2 s. The first is done long before
+  // the second arrives (a 1B model's 10 tokens take milliseconds), so the server idles between
+  // them and the run ends after the second's arrival: 15 output tokens, 2 requests.
+  dir.write("load.csv", "arrival_s,input_tokens,output_tokens\n0,100,10\n2,50,5\n");
+  const auto outcome = dfsim::testing::run_dfsim(
+      dir, "serving --model llama3.2-1b --hw h100-sxm --trace load.csv --format json");
+  INFO(outcome.err);
+  REQUIRE(outcome.code == 0);
+  const json report = json::parse(outcome.out);
+  CHECK(report["requests"] == 2);
+  CHECK(report["output_tokens"] == 15);
+  CHECK(report["load"] == "trace load.csv (2 requests)");
+  CHECK(report["duration_s"].get<double>() > 2.0);
+  CHECK(report["duration_s"].get<double>() < 2.5);
+}
+
 TEST_CASE("the KV cache gets kv_fraction of the memory left after weights and activations",
           "[serving]") {
   const dfsim::HwConfig hw = dfsim::load_hw_config("h100-sxm", {});

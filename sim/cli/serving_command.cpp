@@ -2,7 +2,6 @@
 // paged KV cache), every iteration run on the hardware's machine model (sim/engine/serving_run.h).
 #include <fmt/format.h>
 
-#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -13,6 +12,7 @@
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
 #include "sim/config/tensor_parallel.h"
+#include "sim/engine/serving_inputs.h"
 #include "sim/engine/serving_perfetto.h"
 #include "sim/engine/serving_plot.h"
 #include "sim/engine/serving_report.h"
@@ -21,7 +21,6 @@
 #include "sim/serving/request_trace.h"
 #include "sim/serving/serving_stats.h"
 #include "sim/serving/slo.h"
-#include "sim/serving/synthetic_requests.h"
 
 namespace dfsim {
 
@@ -57,73 +56,56 @@ struct ServingOptions {
   std::string perfetto;
 };
 
-int parse_chunk(const std::string& text) {
-  if (text == "off") return 0;
-  std::size_t used = 0;
-  int value = 0;
-  try {
-    value = std::stoi(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != text.size() || value < 1) {
-    throw InputError("--chunk: expected a number of tokens >= 1 or off, got '" + text + "'");
-  }
-  return value;
-}
-
 int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
-  ServingRunRequest request;
-  request.model = options.model;
-  request.hw = options.hw;
-  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
+  std::vector<Override> overrides;
+  for (const std::string& text : options.sets) overrides.push_back(parse_override(text));
   if (options.tp_given) {
-    request.overrides =
-        tensor_parallel_overrides(options.hw, options.model, options.tp, request.overrides);
+    overrides = tensor_parallel_overrides(options.hw, options.model, options.tp, overrides);
   }
-  request.looping = *parse_looping_mode(options.looping);
-  if (request.looping == LoopingMode::kAuto) {
+  // The run is built as a sweep's serving point builds it (serving_inputs.h), so the two agree.
+  ServingInputs inputs;
+  inputs.looping = *parse_looping_mode(options.looping);
+  if (inputs.looping == LoopingMode::kAuto) {
     throw InputError("--looping: serving takes on or off (auto compares two runs)");
   }
-  request.scheduler.max_batch = options.max_batch;
-  request.scheduler.max_tokens = options.max_tokens;
-  request.scheduler.chunk = parse_chunk(options.chunk);
-  request.scheduler.block_tokens = options.block;
-  request.scheduler.policy = *parse_kv_policy(options.policy);
-  request.kv_fraction = options.kv_fraction;
-  request.progress = true;
-  request.exact_steps = options.exact_steps;
+  inputs.scheduler.max_batch = options.max_batch;
+  inputs.scheduler.max_tokens = options.max_tokens;
+  inputs.scheduler.chunk = parse_chunk(options.chunk, "--chunk");
+  inputs.scheduler.block_tokens = options.block;
+  inputs.scheduler.policy = *parse_kv_policy(options.policy);
+  inputs.kv_fraction = options.kv_fraction;
+  inputs.exact_steps = options.exact_steps;
   const std::optional<Slo> slo =
       options.slo.empty() ? std::nullopt : std::optional<Slo>(parse_slo(options.slo));
 
-  ServingSetup setup;
-  setup.looping = options.looping;
   const bool synthetic_given = cmd.count("--requests") + cmd.count("--isl") + cmd.count("--osl") +
                                    cmd.count("--isl-std") + cmd.count("--osl-std") >
                                0;
-  if (!options.trace.empty()) {
-    if (synthetic_given || cmd.count("--rate") > 0 || cmd.count("--seed") > 0) {
-      throw InputError(
-          "--trace gives the requests and their arrivals: it takes no --requests, --isl, --osl, "
-          "--isl-std, --osl-std, --rate or --seed");
-    }
-    request.requests = read_request_trace(options.trace);
-    setup.load = fmt::format("trace {} ({} requests)", options.trace, request.requests.size());
-  } else {
-    const double rate = parse_request_rate(options.rate, "--rate");
-    request.requests = synthetic_requests({.requests = options.requests,
-                                           .isl = options.isl,
-                                           .osl = options.osl,
-                                           .isl_std = options.isl_std,
-                                           .osl_std = options.osl_std,
-                                           .seed = options.seed});
-    assign_arrivals(request.requests, rate, options.seed);
-    setup.load = fmt::format(
-        "{} x ({}{} + {}{}) tokens, seed {}", options.requests, options.isl,
-        options.isl_std > 0 ? fmt::format(" +- {:g}", options.isl_std) : "", options.osl,
-        options.osl_std > 0 ? fmt::format(" +- {:g}", options.osl_std) : "", options.seed);
-    setup.rate = std::isinf(rate) ? "inf" : fmt::format("{:g} req/s", rate);
+  if (!options.trace.empty() &&
+      (synthetic_given || cmd.count("--rate") > 0 || cmd.count("--seed") > 0)) {
+    throw InputError(
+        "--trace gives the requests and their arrivals: it takes no --requests, --isl, --osl, "
+        "--isl-std, --osl-std, --rate or --seed");
   }
+  ServingRunRequest request;
+  ServingSetup setup;
+  if (options.trace.empty()) {
+    inputs.rate = parse_request_rate(options.rate, "--rate");
+    inputs.load = {.requests = options.requests,
+                   .isl = options.isl,
+                   .osl = options.osl,
+                   .isl_std = options.isl_std,
+                   .osl_std = options.osl_std,
+                   .seed = options.seed};
+    request = serving_run_request(options.model, options.hw, overrides, inputs);
+    setup = serving_setup(inputs);
+  } else {
+    request = serving_run_request(options.model, options.hw, overrides, inputs,
+                                  read_request_trace(options.trace));
+    setup.looping = options.looping;
+    setup.load = fmt::format("trace {} ({} requests)", options.trace, request.requests.size());
+  }
+  request.progress = true;
 
   // Checked before the run, so a misnamed image does not cost a simulation.
   std::optional<PlotFiles> plot;

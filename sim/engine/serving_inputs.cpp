@@ -133,7 +133,7 @@ int parse_chunk(const std::string& text, const std::string& option) {
 
 ServingRunRequest serving_run_request(const std::string& model, const std::string& hw,
                                       const std::vector<Override>& overrides,
-                                      const ServingInputs& inputs) {
+                                      const ServingInputs& inputs, std::vector<Request> requests) {
   ServingRunRequest request;
   request.model = model;
   request.hw = hw;
@@ -142,9 +142,16 @@ ServingRunRequest serving_run_request(const std::string& model, const std::strin
   request.scheduler = inputs.scheduler;
   request.kv_fraction = inputs.kv_fraction;
   request.exact_steps = inputs.exact_steps;
-  request.requests = synthetic_requests(inputs.load);
-  assign_arrivals(request.requests, inputs.rate, inputs.load.seed);
+  request.requests = std::move(requests);
   return request;
+}
+
+ServingRunRequest serving_run_request(const std::string& model, const std::string& hw,
+                                      const std::vector<Override>& overrides,
+                                      const ServingInputs& inputs) {
+  std::vector<Request> requests = synthetic_requests(inputs.load);
+  assign_arrivals(requests, inputs.rate, inputs.load.seed);
+  return serving_run_request(model, hw, overrides, inputs, std::move(requests));
 }
 
 ServingSetup serving_setup(const ServingInputs& inputs) {

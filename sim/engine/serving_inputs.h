@@ -12,6 +12,7 @@
 #include "sim/engine/serving_report.h"
 #include "sim/engine/serving_run.h"
 #include "sim/mapping/kernel_looping.h"
+#include "sim/serving/request.h"
 #include "sim/serving/scheduler_config.h"
 #include "sim/serving/slo.h"
 #include "sim/serving/synthetic_requests.h"
@@ -37,6 +38,10 @@ int parse_chunk(const std::string& text, const std::string& option);
 ServingRunRequest serving_run_request(const std::string& model, const std::string& hw,
                                       const std::vector<Override>& overrides,
                                       const ServingInputs& inputs);
+// The same with `requests` (a trace's, in arrival order) in place of the synthetic load.
+ServingRunRequest serving_run_request(const std::string& model, const std::string& hw,
+                                      const std::vector<Override>& overrides,
+                                      const ServingInputs& inputs, std::vector<Request> requests);
 // What the report's header says of the load.
 ServingSetup serving_setup(const ServingInputs& inputs);
 
