@@ -7,10 +7,10 @@
 #include <memory>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/config_overrides.h"
 #include "sim/cli/output_file.h"
 #include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
-#include "sim/config/tensor_parallel.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
 #include "sim/report/report.h"
@@ -61,11 +61,8 @@ int roofline(const RooflineOptions& options) {
   RunRequest base;
   base.model = options.model;
   base.hw = options.hw;
-  for (const std::string& text : options.sets) base.overrides.push_back(parse_override(text));
-  if (options.tp_given) {
-    base.overrides =
-        tensor_parallel_overrides(options.hw, options.model, options.tp, base.overrides);
-  }
+  base.overrides =
+      command_overrides(options.sets, options.tp_given, options.tp, options.hw, options.model);
   base.looping = *parse_looping_mode(options.looping);
   check_override_prefixes(base.overrides);
   // Configs load here (no SystemC) for the ceilings and the kernels' dtypes and matmul shares.

@@ -5,11 +5,11 @@
 #include <memory>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/config_overrides.h"
 #include "sim/cli/output_file.h"
 #include "sim/cli/phase_options.h"
 #include "sim/common/error.h"
 #include "sim/common/units.h"
-#include "sim/config/tensor_parallel.h"
 #include "sim/engine/functional_run.h"
 #include "sim/engine/isolated_run.h"
 #include "sim/engine/run_request.h"
@@ -105,11 +105,8 @@ int run_functional_command(const RunOptions& options) {
   FunctionalRequest request;
   request.model = options.model;
   request.hw = options.hw;
-  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
-  if (options.tp_given) {
-    request.overrides =
-        tensor_parallel_overrides(options.hw, options.model, options.tp, request.overrides);
-  }
+  request.overrides =
+      command_overrides(options.sets, options.tp_given, options.tp, options.hw, options.model);
   request.looping = *parse_looping_mode(options.looping);
   request.prompt = parse_token_list(options.prompt_tokens, "--prompt-tokens");
   request.tokens = options.tokens_given ? options.tokens : 8;
@@ -234,11 +231,8 @@ int run(const RunOptions& options) {
   if (request.phase.kind == PhaseKind::kPrefill && request.phase.context < 1) {
     throw InputError("--prompt: must be at least 1 for prefill");
   }
-  for (const std::string& text : options.sets) request.overrides.push_back(parse_override(text));
-  if (options.tp_given) {
-    request.overrides =
-        tensor_parallel_overrides(options.hw, options.model, options.tp, request.overrides);
-  }
+  request.overrides =
+      command_overrides(options.sets, options.tp_given, options.tp, options.hw, options.model);
   request.looping = *parse_looping_mode(options.looping);
   request.record_units = !options.trace.empty();
 

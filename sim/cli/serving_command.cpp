@@ -8,10 +8,10 @@
 #include <string_view>
 
 #include "sim/cli/commands.h"
+#include "sim/cli/config_overrides.h"
 #include "sim/cli/output_file.h"
 #include "sim/common/atomic_file.h"
 #include "sim/common/error.h"
-#include "sim/config/tensor_parallel.h"
 #include "sim/engine/serving_inputs.h"
 #include "sim/engine/serving_perfetto.h"
 #include "sim/engine/serving_plot.h"
@@ -57,11 +57,8 @@ struct ServingOptions {
 };
 
 int run_serving_command(const ServingOptions& options, const CLI::App& cmd) {
-  std::vector<Override> overrides;
-  for (const std::string& text : options.sets) overrides.push_back(parse_override(text));
-  if (options.tp_given) {
-    overrides = tensor_parallel_overrides(options.hw, options.model, options.tp, overrides);
-  }
+  const std::vector<Override> overrides =
+      command_overrides(options.sets, options.tp_given, options.tp, options.hw, options.model);
   // The run is built as a sweep's serving point builds it (serving_inputs.h), so the two agree.
   ServingInputs inputs;
   inputs.looping = *parse_looping_mode(options.looping);
