@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -214,112 +215,114 @@ std::vector<Override> overrides_from_notes(const CalibrationRow& row) {
   return overrides;
 }
 
+// One row's fields by column name, with where each lies in the file.
+struct RowFields {
+  const std::string& path;
+  const std::map<std::string, std::size_t>& index;
+  const std::vector<Field>& fields;
+
+  bool has(const std::string& key) const { return index.count(key) > 0; }
+  const Field& get(const std::string& key) const { return fields[index.at(key)]; }
+  SourceLocation where(const std::string& key) const {
+    const Field& field = get(key);
+    return SourceLocation{path, field.line, field.column};
+  }
+  // InputError naming the first of `keys` whose field is empty.
+  void require(std::initializer_list<const char*> keys) const {
+    for (const char* key : keys) {
+      if (get(key).text.empty()) throw InputError(where(key), key, "must not be empty");
+    }
+  }
+  // The field of `key`, which must name a dtype (InputError otherwise).
+  const std::string& dtype(const char* key) const {
+    const std::string& text = get(key).text;
+    if (!parse_dtype(text)) {
+      throw InputError(where(key), key,
+                       "expected one of " + dtype_choices() + ", got '" + text + "'");
+    }
+    return text;
+  }
+};
+
 // The columns both layouts share after their own: metric (one of `metrics`), measured, unit,
 // source, notes and the optional fitted_by.
-void read_measurement(const std::string& path, const std::map<std::string, std::size_t>& index,
-                      const std::vector<Field>& fields, const std::vector<std::string>& metrics,
+void read_measurement(const RowFields& row_fields, const std::vector<std::string>& metrics,
                       CalibrationRow& row) {
-  auto get = [&](const std::string& key) -> const Field& { return fields[index.at(key)]; };
-  const Field& metric = get("metric");
+  const Field& metric = row_fields.get("metric");
   row.metric = metric.text;
   if (std::find(metrics.begin(), metrics.end(), row.metric) == metrics.end()) {
     throw InputError(
-        SourceLocation{path, metric.line, metric.column}, "metric",
+        row_fields.where("metric"), "metric",
         fmt::format("expected one of {}, got '{}'", fmt::join(metrics, ", "), row.metric));
   }
-  row.measured = number_field(path, get("measured"), "measured");
-  row.unit = get("unit").text;
-  row.source = get("source").text;
-  row.notes = get("notes").text;
-  if (index.count(kFittedBy)) row.fitted_by = get(kFittedBy).text;
+  row.measured = number_field(row_fields.path, row_fields.get("measured"), "measured");
+  row.unit = row_fields.get("unit").text;
+  row.source = row_fields.get("source").text;
+  row.notes = row_fields.get("notes").text;
+  if (row_fields.has(kFittedBy)) row.fitted_by = row_fields.get(kFittedBy).text;
 }
 
-CalibrationRow parse_row(const std::string& path, const std::map<std::string, std::size_t>& index,
-                         const std::vector<Field>& fields) {
-  auto get = [&](const std::string& key) -> const Field& { return fields[index.at(key)]; };
-  auto where = [&](const std::string& key) {
-    const Field& f = get(key);
-    return SourceLocation{path, f.line, f.column};
-  };
+CalibrationRow parse_row(const RowFields& in) {
+  const std::string& path = in.path;
+  in.require({"hw", "model", "weight_dtype", "metric", "phase"});
   CalibrationRow row;
   row.file = path;
-  row.line = fields.front().line;
-  for (const char* key : {"hw", "model", "weight_dtype", "metric", "phase"}) {
-    if (get(key).text.empty()) throw InputError(where(key), key, "must not be empty");
-  }
-  row.hw = get("hw").text;
-  row.model = get("model").text;
-  if (index.count("aggregate")) {
-    row.aggregate = get("aggregate").text;
+  row.line = in.fields.front().line;
+  row.hw = in.get("hw").text;
+  row.model = in.get("model").text;
+  if (in.has("aggregate")) {
+    row.aggregate = in.get("aggregate").text;
     const auto& aggregates = calibration_aggregates();
     if (!row.aggregate.empty() &&
         std::find(aggregates.begin(), aggregates.end(), row.aggregate) == aggregates.end()) {
-      throw InputError(where("aggregate"), "aggregate",
+      throw InputError(in.where("aggregate"), "aggregate",
                        "expected max or geomean (or nothing for a row of one hw and one model), "
                        "got '" +
                            row.aggregate + "'");
     }
   }
-  row.hws = entries(path, get("hw"), "hw", !row.aggregate.empty());
-  row.models = entries(path, get("model"), "model", !row.aggregate.empty());
-  row.weight_dtype = get("weight_dtype").text;
-  if (!parse_dtype(row.weight_dtype)) {
-    throw InputError(where("weight_dtype"), "weight_dtype",
-                     "expected one of " + dtype_choices() + ", got '" + row.weight_dtype + "'");
-  }
-  const std::string& phase = get("phase").text;
+  row.hws = entries(path, in.get("hw"), "hw", !row.aggregate.empty());
+  row.models = entries(path, in.get("model"), "model", !row.aggregate.empty());
+  row.weight_dtype = in.dtype("weight_dtype");
+  const std::string& phase = in.get("phase").text;
   if (phase != "decode" && phase != "prefill") {
-    throw InputError(where("phase"), "phase", "expected decode or prefill, got '" + phase + "'");
+    throw InputError(in.where("phase"), "phase", "expected decode or prefill, got '" + phase + "'");
   }
   row.phase = phase == "decode" ? PhaseKind::kDecode : PhaseKind::kPrefill;
-  row.batch = integer_field(path, get("batch"), "batch", 1);
+  row.batch = integer_field(path, in.get("batch"), "batch", 1);
   row.prompt =
-      integer_field(path, get("prompt"), "prompt", row.phase == PhaseKind::kPrefill ? 1 : 0);
-  row.gen = integer_field(path, get("gen"), "gen", row.phase == PhaseKind::kDecode ? 1 : 0);
-  read_measurement(path, index, fields, calibration_metrics(), row);
+      integer_field(path, in.get("prompt"), "prompt", row.phase == PhaseKind::kPrefill ? 1 : 0);
+  row.gen = integer_field(path, in.get("gen"), "gen", row.phase == PhaseKind::kDecode ? 1 : 0);
+  read_measurement(in, calibration_metrics(), row);
   try {
     row.overrides = overrides_from_notes(row);
   } catch (const InputError& error) {
-    throw InputError(where("notes"), "notes", error.what());
+    throw InputError(in.where("notes"), "notes", error.what());
   }
   return row;
 }
 
 // A serving.csv row: checked like the others, so that bad input fails before anything runs.
-CalibrationRow parse_serving_row(const std::string& path,
-                                 const std::map<std::string, std::size_t>& index,
-                                 const std::vector<Field>& fields) {
-  auto get = [&](const std::string& key) -> const Field& { return fields[index.at(key)]; };
-  auto where = [&](const std::string& key) {
-    const Field& f = get(key);
-    return SourceLocation{path, f.line, f.column};
-  };
+CalibrationRow parse_serving_row(const RowFields& in) {
+  const std::string& path = in.path;
+  in.require({"hw", "model", "weight_dtype", "kv_dtype", "metric", "rate"});
   CalibrationRow row;
   row.file = path;
-  row.line = fields.front().line;
-  for (const char* key : {"hw", "model", "weight_dtype", "kv_dtype", "metric", "rate"}) {
-    if (get(key).text.empty()) throw InputError(where(key), key, "must not be empty");
-  }
+  row.line = in.fields.front().line;
   CalibrationRow::Serving serving;
-  row.hw = get("hw").text;
-  row.model = get("model").text;
+  row.hw = in.get("hw").text;
+  row.model = in.get("model").text;
   row.hws = {row.hw};
   row.models = {row.model};
-  row.weight_dtype = get("weight_dtype").text;
-  serving.kv_dtype = get("kv_dtype").text;
-  for (const char* key : {"weight_dtype", "kv_dtype"}) {
-    if (!parse_dtype(get(key).text)) {
-      throw InputError(where(key), key,
-                       "expected one of " + dtype_choices() + ", got '" + get(key).text + "'");
-    }
-  }
-  serving.tp = integer_field(path, get("tp"), "tp", 1);
-  serving.requests = integer_field(path, get("requests"), "requests", 1);
-  row.prompt = integer_field(path, get("isl"), "isl", 1);
-  row.gen = integer_field(path, get("osl"), "osl", 1);
-  serving.rate = get("rate").text;
-  if (serving.rate != "inf") number_field(path, get("rate"), "rate");
-  read_measurement(path, index, fields, serving_metrics(), row);
+  row.weight_dtype = in.dtype("weight_dtype");
+  serving.kv_dtype = in.dtype("kv_dtype");
+  serving.tp = integer_field(path, in.get("tp"), "tp", 1);
+  serving.requests = integer_field(path, in.get("requests"), "requests", 1);
+  row.prompt = integer_field(path, in.get("isl"), "isl", 1);
+  row.gen = integer_field(path, in.get("osl"), "osl", 1);
+  serving.rate = in.get("rate").text;
+  if (serving.rate != "inf") number_field(path, in.get("rate"), "rate");
+  read_measurement(in, serving_metrics(), row);
   row.serving = serving;
   return row;
 }
@@ -391,8 +394,8 @@ std::vector<CalibrationRow> read_calibration_csv(const std::string& path) {
       throw InputError(SourceLocation{path, fields.front().line, 1}, "",
                        fmt::format("{} fields, the header has {}", fields.size(), index.size()));
     }
-    rows.push_back(serving ? parse_serving_row(path, index, fields)
-                           : parse_row(path, index, fields));
+    const RowFields row_fields{path, index, fields};
+    rows.push_back(serving ? parse_serving_row(row_fields) : parse_row(row_fields));
   }
   return rows;
 }
